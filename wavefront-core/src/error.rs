@@ -1,0 +1,67 @@
+//! The error returned when a value cannot be encoded as a Wavefront line.
+
+use std::fmt;
+
+/// Why a point, histogram or span could not be encoded.
+///
+/// Encoders never write a partial line: when one of these is returned, the
+/// output buffer is exactly as it was before the call. Every variant names the
+/// rule of the Wavefront format that the input breaks, so a caller can count
+/// the point as invalid and say why.
+///
+/// ```
+/// use wavefront_core::wire::{self, WireError};
+///
+/// let mut line = String::new();
+/// let err = wire::write_metric(&mut line, "cpu.load", f64::NAN, None, "host-1", &[] as &[(&str, &str)]);
+/// assert_eq!(err, Err(WireError::NonFiniteValue));
+/// assert!(line.is_empty());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WireError {
+    /// The metric, histogram or operation name is empty or only white space
+    /// (a lone `∆` or `Δ` counts as blank).
+    BlankName,
+    /// The source is empty or only white space.
+    BlankSource,
+    /// A tag key is empty or only white space.
+    BlankTagKey,
+    /// A tag value is empty or only white space; the proxy rejects such tags.
+    BlankTagValue {
+        /// The key whose value is blank.
+        key: String,
+    },
+    /// A point tag whose key and value together reach 255 UTF-16 units, the
+    /// proxy's limit (`WF-411`).
+    TagTooLong {
+        /// The tag key.
+        key: String,
+        /// Length of key plus value, in UTF-16 code units as the proxy counts.
+        len: usize,
+    },
+    /// The value (or a centroid mean) is NaN or infinite; Wavefront cannot
+    /// store it.
+    NonFiniteValue,
+    /// A histogram has no centroid with a positive count.
+    EmptyHistogram,
+}
+
+impl fmt::Display for WireError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WireError::BlankName => f.write_str("name is blank"),
+            WireError::BlankSource => f.write_str("source is blank"),
+            WireError::BlankTagKey => f.write_str("tag key is blank"),
+            WireError::BlankTagValue { key } => write!(f, "value of tag {key:?} is blank"),
+            WireError::TagTooLong { key, len } => write!(
+                f,
+                "tag {key:?} is too long: key and value are {len} UTF-16 units, at most 254 are allowed"
+            ),
+            WireError::NonFiniteValue => f.write_str("value is NaN or infinite"),
+            WireError::EmptyHistogram => f.write_str("histogram has no centroid with a positive count"),
+        }
+    }
+}
+
+impl std::error::Error for WireError {}

@@ -1,0 +1,281 @@
+//! Encoders for the Wavefront line formats (spec §1): metric points, delta
+//! counters, histogram distributions, spans and span logs.
+//!
+//! Every encoder appends exactly one complete line, `\n` included, to a
+//! caller-supplied `String`, so a reporter can reuse one buffer for a whole
+//! batch without allocating per line. On error nothing is appended.
+//!
+//! Names and tag keys are sanitised and values escaped as described in
+//! [`crate::sanitize`]; numbers are written as the shortest decimal that reads
+//! back as the same `f64`, in the layout of Python's `repr(float)`, so the
+//! bytes match the reference SDK's.
+//!
+//! ```
+//! use wavefront_core::wire;
+//!
+//! let mut buf = String::new();
+//! wire::write_metric(&mut buf, "new-york.power.usage", 42422.0, Some(1493773500), "localhost",
+//!     &[("datacenter", "dc1")]).unwrap();
+//! assert_eq!(buf, "\"new-york.power.usage\" 42422.0 1493773500 source=\"localhost\" \"datacenter\"=\"dc1\"\n");
+//! ```
+
+mod number;
+mod span;
+
+pub use crate::error::WireError;
+pub use span::{write_span, write_span_logs, SpanLine, SpanLog};
+
+use crate::sanitize::{self, is_delta, DELTA_PREFIX};
+pub(crate) use number::{push_f64, push_i64, push_u64};
+
+/// The proxy rejects a point tag whose key and value reach this many UTF-16
+/// units (`WF-411`).
+pub const MAX_TAG_LEN: usize = 255;
+
+/// A point tag or span tag: any pair of string-like key and value.
+pub trait Tag {
+    /// The tag key, before sanitisation.
+    fn key(&self) -> &str;
+    /// The tag value, before escaping.
+    fn value(&self) -> &str;
+}
+
+impl<K: AsRef<str>, V: AsRef<str>> Tag for (K, V) {
+    fn key(&self) -> &str {
+        self.0.as_ref()
+    }
+    fn value(&self) -> &str {
+        self.1.as_ref()
+    }
+}
+
+/// What a delta-counter encoder did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub enum Encoded {
+    /// A line was appended.
+    Line,
+    /// Nothing to send (a delta of zero or less); nothing was appended.
+    Nothing,
+}
+
+/// Histogram granularity: the bin width the service aggregates into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Granularity {
+    /// One-minute bins, `!M` (queried as `<name>.m`).
+    Minute,
+    /// One-hour bins, `!H`.
+    Hour,
+    /// One-day bins, `!D`.
+    Day,
+}
+
+impl Granularity {
+    /// The line marker: `!M`, `!H` or `!D`.
+    #[must_use]
+    pub const fn marker(self) -> &'static str {
+        match self {
+            Granularity::Minute => "!M",
+            Granularity::Hour => "!H",
+            Granularity::Day => "!D",
+        }
+    }
+}
+
+/// One histogram centroid: `count` samples around `mean`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Centroid {
+    /// The samples' mean.
+    pub mean: f64,
+    /// How many samples; the proxy reads it as a 32-bit signed integer, so
+    /// counts above `i32::MAX` are split by the histogram, never here.
+    pub count: u32,
+}
+
+/// Runs `write` and rolls `out` back to where it was if `write` fails, so a
+/// failed encode never leaves half a line behind.
+fn atomically<T>(
+    out: &mut String,
+    write: impl FnOnce(&mut String) -> Result<T, WireError>,
+) -> Result<T, WireError> {
+    let start = out.len();
+    let result = write(out);
+    if result.is_err() {
+        out.truncate(start);
+    }
+    result
+}
+
+fn write_name(out: &mut String, name: &str) -> Result<(), WireError> {
+    sanitize::write_name(out, name).map_err(|_| WireError::BlankName)
+}
+
+fn write_source(out: &mut String, source: &str) -> Result<(), WireError> {
+    out.push_str(" source=");
+    sanitize::write_value(out, source).map_err(|_| WireError::BlankSource)
+}
+
+/// Appends ` "key"="value"` for each tag; `limit_len` applies the point-tag
+/// length limit (spans are exempt: the proxy truncates their values itself).
+fn write_tags<T: Tag>(out: &mut String, tags: &[T], limit_len: bool) -> Result<(), WireError> {
+    for tag in tags {
+        write_tag(out, tag.key(), tag.value(), limit_len)?;
+    }
+    Ok(())
+}
+
+fn write_tag(out: &mut String, key: &str, value: &str, limit_len: bool) -> Result<(), WireError> {
+    out.push(' ');
+    let key_at = out.len() + 1;
+    sanitize::write_name(out, key).map_err(|_| WireError::BlankTagKey)?;
+    if limit_len {
+        let len = sanitize::tag_len_utf16(&out[key_at..out.len() - 1], value);
+        if len >= MAX_TAG_LEN {
+            return Err(WireError::TagTooLong {
+                key: key.to_owned(),
+                len,
+            });
+        }
+    }
+    out.push('=');
+    sanitize::write_value(out, value).map_err(|_| WireError::BlankTagValue {
+        key: key.to_owned(),
+    })
+}
+
+fn finite(value: f64) -> Result<f64, WireError> {
+    if value.is_finite() {
+        Ok(value)
+    } else {
+        Err(WireError::NonFiniteValue)
+    }
+}
+
+/// Appends a metric point: `"name" value [timestamp] source="src" "k"="v"…`.
+///
+/// `timestamp` is written as given; the proxy reads up to 12 digits as epoch
+/// seconds and 13 as milliseconds (spec §2.5). Tags are written in the order
+/// given.
+pub fn write_metric<T: Tag>(
+    out: &mut String,
+    name: &str,
+    value: f64,
+    timestamp: Option<i64>,
+    source: &str,
+    tags: &[T],
+) -> Result<(), WireError> {
+    let value = finite(value)?;
+    atomically(out, |out| {
+        write_name(out, name)?;
+        out.push(' ');
+        push_f64(out, value);
+        if let Some(ts) = timestamp {
+            out.push(' ');
+            push_i64(out, ts);
+        }
+        write_source(out, source)?;
+        write_tags(out, tags, true)?;
+        out.push('\n');
+        Ok(())
+    })
+}
+
+/// Appends a delta-counter point: the name gets a leading `∆` unless it
+/// already starts with `∆` or `Δ`, and no timestamp is written (the service
+/// bins deltas by arrival). A value of zero or less is not sent:
+/// [`Encoded::Nothing`] is returned and nothing is appended.
+///
+/// ```
+/// use wavefront_core::wire::{self, Encoded};
+///
+/// let mut buf = String::new();
+/// let tags: &[(&str, &str)] = &[];
+/// assert_eq!(wire::write_delta(&mut buf, "requests", 3.0, "host-1", tags), Ok(Encoded::Line));
+/// assert_eq!(wire::write_delta(&mut buf, "requests", 0.0, "host-1", tags), Ok(Encoded::Nothing));
+/// assert_eq!(buf, "\"∆requests\" 3.0 source=\"host-1\"\n");
+/// ```
+pub fn write_delta<T: Tag>(
+    out: &mut String,
+    name: &str,
+    value: f64,
+    source: &str,
+    tags: &[T],
+) -> Result<Encoded, WireError> {
+    let value = finite(value)?;
+    if value <= 0.0 {
+        return Ok(Encoded::Nothing);
+    }
+    if name.starts_with(is_delta) {
+        write_metric(out, name, value, None, source, tags)?;
+    } else {
+        // Prefix in a stack buffer when the name is short, to avoid allocating.
+        let mut stack = [0u8; 256];
+        let prefix_len = DELTA_PREFIX.len_utf8();
+        if let Some(dst) = stack.get_mut(..prefix_len + name.len()) {
+            DELTA_PREFIX.encode_utf8(&mut dst[..prefix_len]);
+            dst[prefix_len..].copy_from_slice(name.as_bytes());
+            let prefixed = std::str::from_utf8(dst).map_err(|_| WireError::BlankName)?;
+            write_metric(out, prefixed, value, None, source, tags)?;
+        } else {
+            let prefixed = format!("{DELTA_PREFIX}{name}");
+            write_metric(out, &prefixed, value, None, source, tags)?;
+        }
+    }
+    Ok(Encoded::Line)
+}
+
+/// Appends a histogram distribution for one granularity:
+/// `!M [timestamp] #count mean … "name" source="src" "k"="v"…`.
+///
+/// Centroids with a count of zero are left out; if none is left the
+/// histogram is refused with [`WireError::EmptyHistogram`], since the proxy
+/// rejects empty distributions. The timestamp is conventionally the bin start
+/// in epoch milliseconds.
+///
+/// ```
+/// use wavefront_core::wire::{self, Centroid, Granularity};
+///
+/// let mut buf = String::new();
+/// let centroids = [Centroid { mean: 30.0, count: 20 }, Centroid { mean: 5.1, count: 10 }];
+/// wire::write_histogram(&mut buf, Granularity::Minute, Some(1493773500), &centroids,
+///     "request.latency", "appServer1", &[("region", "us-west")]).unwrap();
+/// assert_eq!(buf, "!M 1493773500 #20 30.0 #10 5.1 \"request.latency\" source=\"appServer1\" \"region\"=\"us-west\"\n");
+/// ```
+pub fn write_histogram<T: Tag>(
+    out: &mut String,
+    granularity: Granularity,
+    timestamp: Option<i64>,
+    centroids: &[Centroid],
+    name: &str,
+    source: &str,
+    tags: &[T],
+) -> Result<(), WireError> {
+    if !centroids.iter().any(|c| c.count > 0) {
+        return Err(WireError::EmptyHistogram);
+    }
+    for c in centroids {
+        finite(c.mean)?;
+    }
+    atomically(out, |out| {
+        out.push_str(granularity.marker());
+        if let Some(ts) = timestamp {
+            out.push(' ');
+            push_i64(out, ts);
+        }
+        for c in centroids.iter().filter(|c| c.count > 0) {
+            out.push_str(" #");
+            push_u64(out, u64::from(c.count));
+            out.push(' ');
+            push_f64(out, c.mean);
+        }
+        out.push(' ');
+        write_name(out, name)?;
+        write_source(out, source)?;
+        write_tags(out, tags, true)?;
+        out.push('\n');
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests;

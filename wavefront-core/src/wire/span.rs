@@ -1,0 +1,204 @@
+//! Span lines (spec §1.4) and span logs (spec §1.5).
+
+use std::borrow::Cow;
+
+use super::{atomically, push_u64, write_source, write_tag, Tag, WireError};
+use crate::id::{SpanId, TraceId};
+use crate::sanitize;
+
+/// Everything a span line carries, borrowed from the caller.
+///
+/// `start` and `duration` are written as given, in one unit: the proxy picks
+/// the unit from the number of digits in `start` (13 digits: milliseconds,
+/// 16: microseconds) and applies it to `duration` too (spec §2.5).
+#[derive(Debug, Clone, Copy)]
+pub struct SpanLine<'a, T> {
+    /// The operation name (written quoted and escaped, not sanitised).
+    pub operation: &'a str,
+    /// The source (host) the span came from.
+    pub source: &'a str,
+    /// The trace this span belongs to.
+    pub trace_id: TraceId,
+    /// This span's id.
+    pub span_id: SpanId,
+    /// `childOf` references, written as repeated `parent=` fields.
+    pub parents: &'a [SpanId],
+    /// `followsFrom` references, written as repeated `followsFrom=` fields.
+    pub follows_from: &'a [SpanId],
+    /// Span tags in order; keys may repeat. Exact duplicate pairs are written
+    /// once, as the reference SDK does.
+    pub tags: &'a [T],
+    /// Start time since the epoch (milliseconds or microseconds).
+    pub start: u64,
+    /// Duration, in the unit of `start`.
+    pub duration: u64,
+    /// The span has span logs: the line then carries `"_spanLogs"="true"`, so
+    /// the UI looks them up.
+    pub has_logs: bool,
+}
+
+/// Appends one span line:
+/// `"op" source="src" traceId=… spanId=… [parent=…]* [followsFrom=…]* "k"="v"… start duration`.
+///
+/// ```
+/// use wavefront_core::wire::{self, SpanLine};
+///
+/// let mut buf = String::new();
+/// let parent = "2f64e538-9457-11e8-9eb6-529269fb1459".parse().unwrap();
+/// wire::write_span(&mut buf, &SpanLine {
+///     operation: "getAllUsers",
+///     source: "localhost",
+///     trace_id: "7b3bf470-9456-11e8-9eb6-529269fb1459".parse().unwrap(),
+///     span_id: "0313bafe-9457-11e8-9eb6-529269fb1459".parse().unwrap(),
+///     parents: &[parent],
+///     follows_from: &[],
+///     tags: &[("application", "Wavefront"), ("http.method", "GET")],
+///     start: 1493773500,
+///     duration: 343500,
+///     has_logs: false,
+/// }).unwrap();
+/// assert_eq!(buf, "\"getAllUsers\" source=\"localhost\" \
+///     traceId=7b3bf470-9456-11e8-9eb6-529269fb1459 spanId=0313bafe-9457-11e8-9eb6-529269fb1459 \
+///     parent=2f64e538-9457-11e8-9eb6-529269fb1459 \"application\"=\"Wavefront\" \
+///     \"http.method\"=\"GET\" 1493773500 343500\n");
+/// ```
+pub fn write_span<T: Tag>(out: &mut String, span: &SpanLine<'_, T>) -> Result<(), WireError> {
+    atomically(out, |out| {
+        sanitize::write_value(out, span.operation).map_err(|_| WireError::BlankName)?;
+        write_source(out, span.source)?;
+        out.push_str(" traceId=");
+        span.trace_id.write_to(out);
+        out.push_str(" spanId=");
+        span.span_id.write_to(out);
+        for parent in span.parents {
+            out.push_str(" parent=");
+            parent.write_to(out);
+        }
+        for follows in span.follows_from {
+            out.push_str(" followsFrom=");
+            follows.write_to(out);
+        }
+        for (i, tag) in span.tags.iter().enumerate() {
+            let seen = span.tags[..i]
+                .iter()
+                .any(|t| t.key() == tag.key() && t.value() == tag.value());
+            if !seen {
+                write_tag(out, tag.key(), tag.value(), false)?;
+            }
+        }
+        if span.has_logs {
+            out.push_str(" \"_spanLogs\"=\"true\"");
+        }
+        out.push(' ');
+        push_u64(out, span.start);
+        out.push(' ');
+        push_u64(out, span.duration);
+        out.push('\n');
+        Ok(())
+    })
+}
+
+/// One span log: a time and a set of fields (an event, a message, …).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpanLog {
+    /// When it happened, in microseconds since the epoch.
+    pub timestamp_micros: u64,
+    /// The fields, in order.
+    pub fields: Vec<(Cow<'static, str>, Cow<'static, str>)>,
+}
+
+/// Appends the span-logs JSON line of a span:
+/// `{"traceId": …, "spanId": …, "logs": [{"timestamp": µs, "fields": {…}}], "span": "<span line>"}`.
+///
+/// `span_line` is the span's own line (as written by [`write_span`], `\n`
+/// included); the proxy re-parses it to apply the span's sampling decision to
+/// its logs. The JSON layout (separators, ASCII-only escapes) is byte for byte
+/// the reference SDK's.
+///
+/// ```
+/// use wavefront_core::wire::{self, SpanLog};
+///
+/// let mut buf = String::new();
+/// let log = SpanLog { timestamp_micros: 1795854230289633, fields: vec![("event".into(), "error".into())] };
+/// wire::write_span_logs(&mut buf, "0a2713dc-eb05-11f1-b07e-02fc00000001".parse().unwrap(),
+///     "0a2713dc-eb05-11f1-b07e-02fc00000001".parse().unwrap(), &[log], "\"op\" …\n");
+/// assert!(buf.starts_with(r#"{"traceId": "0a2713dc-eb05-11f1-b07e-02fc00000001", "spanId": "#));
+/// assert!(buf.ends_with("\"fields\": {\"event\": \"error\"}}], \"span\": \"\\\"op\\\" \\u2026\\n\"}\n"));
+/// ```
+pub fn write_span_logs(
+    out: &mut String,
+    trace_id: TraceId,
+    span_id: SpanId,
+    logs: &[SpanLog],
+    span_line: &str,
+) {
+    out.push_str("{\"traceId\": \"");
+    trace_id.write_to(out);
+    out.push_str("\", \"spanId\": \"");
+    span_id.write_to(out);
+    out.push_str("\", \"logs\": [");
+    for (i, log) in logs.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        out.push_str("{\"timestamp\": ");
+        push_u64(out, log.timestamp_micros);
+        out.push_str(", \"fields\": {");
+        for (j, (key, value)) in log.fields.iter().enumerate() {
+            if j > 0 {
+                out.push_str(", ");
+            }
+            push_json_string(out, key);
+            out.push_str(": ");
+            push_json_string(out, value);
+        }
+        out.push_str("}}");
+    }
+    out.push_str("], \"span\": ");
+    push_json_string(out, span_line);
+    out.push_str("}\n");
+}
+
+/// Appends `s` as a JSON string with only ASCII characters, as Python's
+/// `json.dumps` does by default.
+fn push_json_string(out: &mut String, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            ' '..='\u{7e}' | '\u{7f}' => out.push(c),
+            _ => {
+                let mut units = [0u16; 2];
+                for unit in c.encode_utf16(&mut units) {
+                    out.push_str("\\u");
+                    for shift in [12, 8, 4, 0] {
+                        out.push(char::from(HEX[usize::from((*unit >> shift) & 0xf)]));
+                    }
+                }
+            }
+        }
+    }
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_strings_are_ascii() {
+        let mut s = String::new();
+        push_json_string(&mut s, "a\"\\\n\r\t\u{8}\u{c}\u{1}\u{7f}é😀");
+        assert_eq!(
+            s,
+            "\"a\\\"\\\\\\n\\r\\t\\b\\f\\u0001\u{7f}\\u00e9\\ud83d\\ude00\""
+        );
+    }
+}
