@@ -40,6 +40,26 @@ pub enum WireError {
         /// Length of key plus value, in UTF-16 code units as the proxy counts.
         len: usize,
     },
+    /// A span tag key the proxy would read as part of the span itself
+    /// (`traceId`, `spanId`, `parent`, `followsFrom`, `source`, `host`) or as
+    /// its start time (a key of digits only).
+    ReservedTagKey {
+        /// The tag key.
+        key: String,
+    },
+    /// A name longer than the proxy accepts: 1023 UTF-16 units for metric and
+    /// histogram names, 128 for span operation names.
+    NameTooLong {
+        /// The name's length in UTF-16 units.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A source longer than the proxy's 1023 UTF-16 units.
+    SourceTooLong {
+        /// The source's length in UTF-16 units.
+        len: usize,
+    },
     /// The value (or a centroid mean) is NaN or infinite; Wavefront cannot
     /// store it.
     NonFiniteValue,
@@ -58,6 +78,15 @@ impl fmt::Display for WireError {
                 f,
                 "tag {key:?} is too long: key and value are {len} UTF-16 units, at most 254 are allowed"
             ),
+            WireError::ReservedTagKey { key } => {
+                write!(f, "span tag key {key:?} is reserved by the span format")
+            }
+            WireError::NameTooLong { len, max } => {
+                write!(f, "name is {len} UTF-16 units long, at most {max} are allowed")
+            }
+            WireError::SourceTooLong { len } => {
+                write!(f, "source is {len} UTF-16 units long, at most 1023 are allowed")
+            }
             WireError::NonFiniteValue => f.write_str("value is NaN or infinite"),
             WireError::EmptyHistogram => f.write_str("histogram has no centroid with a positive count"),
         }

@@ -26,11 +26,20 @@ pub use crate::error::WireError;
 pub use span::{write_span, write_span_logs, SpanLine, SpanLog};
 
 use crate::sanitize::{self, is_delta, DELTA_PREFIX};
-pub(crate) use number::{push_f64, push_i64, push_u64};
+pub(crate) use number::{push_f64, push_u64};
 
 /// The proxy rejects a point tag whose key and value reach this many UTF-16
 /// units (`WF-411`).
 pub const MAX_TAG_LEN: usize = 255;
+
+/// Longest metric, histogram name or source the proxy accepts, in UTF-16
+/// units (its fallback limit; the service may push a smaller one).
+pub const MAX_NAME_LEN: usize = 1023;
+/// Longest span operation name, in UTF-16 units.
+pub const MAX_SPAN_NAME_LEN: usize = 128;
+
+/// The largest count one centroid can carry (the proxy's `Integer.parseInt`).
+const MAX_CENTROID_COUNT: u64 = i32::MAX as u64;
 
 /// A point tag or span tag: any pair of string-like key and value.
 pub trait Tag {
@@ -87,9 +96,9 @@ impl Granularity {
 pub struct Centroid {
     /// The samples' mean.
     pub mean: f64,
-    /// How many samples; the proxy reads it as a 32-bit signed integer, so
-    /// counts above `i32::MAX` are split by the histogram, never here.
-    pub count: u32,
+    /// How many samples. The proxy reads counts as 32-bit signed integers,
+    /// so a larger count is written as several centroids with the same mean.
+    pub count: u64,
 }
 
 /// Runs `write` and rolls `out` back to where it was if `write` fails, so a
@@ -106,13 +115,38 @@ fn atomically<T>(
     result
 }
 
+fn utf16_len(s: &str) -> usize {
+    s.chars().map(char::len_utf16).sum()
+}
+
+/// The length, as the proxy will count it, of the quoted value written at
+/// `start`: quotes excluded, and each `\"` read back as one character.
+fn written_value_len(out: &str, start: usize) -> usize {
+    let written = &out[start + 1..out.len() - 1];
+    utf16_len(written) - written.matches("\\\"").count()
+}
+
 fn write_name(out: &mut String, name: &str) -> Result<(), WireError> {
-    sanitize::write_name(out, name).map_err(|_| WireError::BlankName)
+    sanitize::write_name(out, name).map_err(|_| WireError::BlankName)?;
+    let len = utf16_len(name);
+    if len > MAX_NAME_LEN {
+        return Err(WireError::NameTooLong {
+            len,
+            max: MAX_NAME_LEN,
+        });
+    }
+    Ok(())
 }
 
 fn write_source(out: &mut String, source: &str) -> Result<(), WireError> {
     out.push_str(" source=");
-    sanitize::write_value(out, source).map_err(|_| WireError::BlankSource)
+    let start = out.len();
+    sanitize::write_value(out, source).map_err(|_| WireError::BlankSource)?;
+    let len = written_value_len(out, start);
+    if len > MAX_NAME_LEN {
+        return Err(WireError::SourceTooLong { len });
+    }
+    Ok(())
 }
 
 /// Appends ` "key"="value"` for each tag; `limit_len` applies the point-tag
@@ -155,12 +189,13 @@ fn finite(value: f64) -> Result<f64, WireError> {
 ///
 /// `timestamp` is written as given; the proxy reads up to 12 digits as epoch
 /// seconds and 13 as milliseconds (spec §2.5). Tags are written in the order
-/// given.
+/// given; a tag keyed `source` after the real source replaces it on the
+/// proxy (how aggregated series get `source=wavefront-provided`).
 pub fn write_metric<T: Tag>(
     out: &mut String,
     name: &str,
     value: f64,
-    timestamp: Option<i64>,
+    timestamp: Option<u64>,
     source: &str,
     tags: &[T],
 ) -> Result<(), WireError> {
@@ -171,7 +206,7 @@ pub fn write_metric<T: Tag>(
         push_f64(out, value);
         if let Some(ts) = timestamp {
             out.push(' ');
-            push_i64(out, ts);
+            push_u64(out, ts);
         }
         write_source(out, source)?;
         write_tags(out, tags, true)?;
@@ -244,7 +279,7 @@ pub fn write_delta<T: Tag>(
 pub fn write_histogram<T: Tag>(
     out: &mut String,
     granularity: Granularity,
-    timestamp: Option<i64>,
+    timestamp: Option<u64>,
     centroids: &[Centroid],
     name: &str,
     source: &str,
@@ -260,13 +295,18 @@ pub fn write_histogram<T: Tag>(
         out.push_str(granularity.marker());
         if let Some(ts) = timestamp {
             out.push(' ');
-            push_i64(out, ts);
+            push_u64(out, ts);
         }
-        for c in centroids.iter().filter(|c| c.count > 0) {
-            out.push_str(" #");
-            push_u64(out, u64::from(c.count));
-            out.push(' ');
-            push_f64(out, c.mean);
+        for c in centroids {
+            let mut left = c.count;
+            while left > 0 {
+                let count = left.min(MAX_CENTROID_COUNT);
+                out.push_str(" #");
+                push_u64(out, count);
+                out.push(' ');
+                push_f64(out, c.mean);
+                left -= count;
+            }
         }
         out.push(' ');
         write_name(out, name)?;

@@ -137,14 +137,6 @@ pub(crate) fn push_u64(out: &mut String, mut value: u64) {
     push_digits(out, &buf[at..]);
 }
 
-/// Appends a signed integer in decimal.
-pub(crate) fn push_i64(out: &mut String, value: i64) {
-    if value < 0 {
-        out.push('-');
-    }
-    push_u64(out, value.unsigned_abs());
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,8 +191,6 @@ mod tests {
         push_u64(&mut s, 0);
         s.push(' ');
         push_u64(&mut s, u64::MAX);
-        s.push(' ');
-        push_i64(&mut s, i64::MIN);
-        assert_eq!(s, "0 18446744073709551615 -9223372036854775808");
+        assert_eq!(s, "0 18446744073709551615");
     }
 }

@@ -2,7 +2,10 @@
 
 use std::borrow::Cow;
 
-use super::{atomically, push_u64, write_source, write_tag, Tag, WireError};
+use super::{
+    atomically, push_u64, write_source, write_tag, written_value_len, Tag, WireError,
+    MAX_SPAN_NAME_LEN,
+};
 use crate::id::{SpanId, TraceId};
 use crate::sanitize;
 
@@ -25,8 +28,8 @@ pub struct SpanLine<'a, T> {
     pub parents: &'a [SpanId],
     /// `followsFrom` references, written as repeated `followsFrom=` fields.
     pub follows_from: &'a [SpanId],
-    /// Span tags in order; keys may repeat. Exact duplicate pairs are written
-    /// once, as the reference SDK does.
+    /// Span tags in order; keys may repeat. Pairs that are equal once
+    /// sanitised are written once, as the reference SDK does.
     pub tags: &'a [T],
     /// Start time since the epoch (milliseconds or microseconds).
     pub start: u64,
@@ -39,6 +42,12 @@ pub struct SpanLine<'a, T> {
 
 /// Appends one span line:
 /// `"op" source="src" traceId=… spanId=… [parent=…]* [followsFrom=…]* "k"="v"… start duration`.
+///
+/// The operation name is trimmed and escaped like a value; a `*` in it
+/// becomes `-` (the proxy rejects names with `*`), and one longer than 128
+/// UTF-16 units is refused. Tag keys that the proxy would read as part of the
+/// span (`traceId`, `spanId`, `parent`, `followsFrom`, `source`, `host`, or a
+/// key of digits only) are refused with [`WireError::ReservedTagKey`].
 ///
 /// ```
 /// use wavefront_core::wire::{self, SpanLine};
@@ -64,7 +73,7 @@ pub struct SpanLine<'a, T> {
 /// ```
 pub fn write_span<T: Tag>(out: &mut String, span: &SpanLine<'_, T>) -> Result<(), WireError> {
     atomically(out, |out| {
-        sanitize::write_value(out, span.operation).map_err(|_| WireError::BlankName)?;
+        write_operation(out, span.operation)?;
         write_source(out, span.source)?;
         out.push_str(" traceId=");
         span.trace_id.write_to(out);
@@ -78,16 +87,17 @@ pub fn write_span<T: Tag>(out: &mut String, span: &SpanLine<'_, T>) -> Result<()
             out.push_str(" followsFrom=");
             follows.write_to(out);
         }
-        for (i, tag) in span.tags.iter().enumerate() {
-            let seen = span.tags[..i]
-                .iter()
-                .any(|t| t.key() == tag.key() && t.value() == tag.value());
-            if !seen {
-                write_tag(out, tag.key(), tag.value(), false)?;
+        let tags_start = out.len();
+        for tag in span.tags {
+            if is_reserved(tag.key()) {
+                return Err(WireError::ReservedTagKey {
+                    key: tag.key().to_owned(),
+                });
             }
+            write_unique_tag(out, tags_start, tag.key(), tag.value())?;
         }
         if span.has_logs {
-            out.push_str(" \"_spanLogs\"=\"true\"");
+            write_unique_tag(out, tags_start, "_spanLogs", "true")?;
         }
         out.push(' ');
         push_u64(out, span.start);
@@ -96,6 +106,54 @@ pub fn write_span<T: Tag>(out: &mut String, span: &SpanLine<'_, T>) -> Result<()
         out.push('\n');
         Ok(())
     })
+}
+
+fn write_operation(out: &mut String, operation: &str) -> Result<(), WireError> {
+    let start = out.len();
+    if operation.contains('*') {
+        sanitize::write_value(out, &operation.replace('*', "-"))
+    } else {
+        sanitize::write_value(out, operation)
+    }
+    .map_err(|_| WireError::BlankName)?;
+    let len = written_value_len(out, start);
+    if len > MAX_SPAN_NAME_LEN {
+        return Err(WireError::NameTooLong {
+            len,
+            max: MAX_SPAN_NAME_LEN,
+        });
+    }
+    Ok(())
+}
+
+/// Keys the proxy's span parser consumes itself, or reads as the start time.
+fn is_reserved(key: &str) -> bool {
+    let key = sanitize::trim(key);
+    matches!(
+        key,
+        "traceId" | "spanId" | "parent" | "followsFrom" | "source" | "host"
+    ) || (!key.is_empty() && key.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Writes ` "k"="v"` unless the same sanitised pair was already written since
+/// `tags_start`. Quotes inside values are escaped, so an unescaped `"k"="v"`
+/// followed by a space or the end can only be a whole earlier tag.
+fn write_unique_tag(
+    out: &mut String,
+    tags_start: usize,
+    key: &str,
+    value: &str,
+) -> Result<(), WireError> {
+    let tag_start = out.len();
+    write_tag(out, key, value, false)?;
+    let (earlier, tag) = out[tags_start..].split_at(tag_start - tags_start);
+    let duplicate = earlier
+        .match_indices(tag)
+        .any(|(at, _)| matches!(earlier.as_bytes().get(at + tag.len()), None | Some(b' ')));
+    if duplicate {
+        out.truncate(tag_start);
+    }
+    Ok(())
 }
 
 /// One span log: a time and a set of fields (an event, a message, …).
@@ -173,7 +231,7 @@ fn push_json_string(out: &mut String, s: &str) {
             '\t' => out.push_str("\\t"),
             '\u{8}' => out.push_str("\\b"),
             '\u{c}' => out.push_str("\\f"),
-            ' '..='\u{7e}' | '\u{7f}' => out.push(c),
+            ' '..='~' => out.push(c),
             _ => {
                 let mut units = [0u16; 2];
                 for unit in c.encode_utf16(&mut units) {
@@ -198,7 +256,7 @@ mod tests {
         push_json_string(&mut s, "a\"\\\n\r\t\u{8}\u{c}\u{1}\u{7f}é😀");
         assert_eq!(
             s,
-            "\"a\\\"\\\\\\n\\r\\t\\b\\f\\u0001\u{7f}\\u00e9\\ud83d\\ude00\""
+            "\"a\\\"\\\\\\n\\r\\t\\b\\f\\u0001\\u007f\\u00e9\\ud83d\\ude00\""
         );
     }
 }
