@@ -2,8 +2,11 @@
 //!
 //! * [`parse`]: a strict parser of the Wavefront line formats that rejects
 //!   what the Wavefront proxy rejects.
+//! * [`receiver`]: a strict receiver that plays a Wavefront proxy and the
+//!   direct-ingestion service on 127.0.0.1 (real TCP), with switchable faults.
 //!
 //! This crate is for tests and local checks; it is not covered by the SDK's
 //! stability guarantees.
 
 pub mod parse;
+pub mod receiver;
