@@ -1,0 +1,483 @@
+//! Wavefront histograms: distributions binned by minute and sent as `!M`
+//! centroid lines (spec §1.3).
+//!
+//! # Recording, without locks
+//!
+//! Each thread records into the current minute's bin of its own stripe. A bin
+//! counts samples in atomic buckets laid out exactly as an `hdrhistogram`
+//! with two significant figures: values below 256 exactly, then 128 buckets
+//! per power of two, so a bucket's midpoint is within 0.4 % of any value in
+//! it (the 1 % the format needs). A record is one epoch pin, one atomic load
+//! and one `fetch_add`; no lock, no allocation except the first sample of a
+//! bin or of a power of two.
+//!
+//! # Reporting
+//!
+//! When a minute ends, its bins are unlinked and handed to the reporter
+//! through crossbeam-epoch: the hand-off runs only once every thread that
+//! could still be recording into them has moved on, so no sample is lost or
+//! read half-written. The reporter merges the stripes of each minute into an
+//! `hdrhistogram::Histogram` and emits its buckets as `(mean, count)`
+//! centroids, timestamped at the minute start.
+//!
+//! * Only completed minutes are reported; the current one at shutdown.
+//! * At most [`MAX_UNREPORTED_MINUTES`] minutes wait to be reported; older
+//!   ones are dropped and their samples counted
+//!   ([`WavefrontHistogram::dropped_samples`]).
+//! * A minute with more than `max_centroids` (default
+//!   [`DEFAULT_MAX_CENTROIDS`]) distinct buckets has neighbouring buckets
+//!   merged (weighted mean) down to that many.
+//!
+//! ```
+//! use wavefront_core::clock::{Clock, ManualClock};
+//! use wavefront_core::histogram::WavefrontHistogram;
+//!
+//! let clock = ManualClock::new(1_700_000_040_000);
+//! let latency = WavefrontHistogram::builder().clock(Clock::Manual(clock.clone())).build();
+//! latency.record(120);
+//! latency.record(120);
+//! latency.record(5_000);
+//! assert!(latency.take_completed().is_empty()); // the minute is not over
+//!
+//! clock.advance_ms(60_000);
+//! let minutes = latency.take_completed();
+//! assert_eq!(minutes[0].minute_ms, 1_700_000_040_000);
+//! assert_eq!(minutes[0].count(), 3);
+//! assert_eq!(minutes[0].centroids[0].mean, 120.0);
+//! ```
+
+#![allow(unsafe_code)]
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossbeam_epoch::{self as epoch, Atomic, Guard, Owned, Shared};
+use crossbeam_queue::ArrayQueue;
+
+use crate::clock::Clock;
+use crate::metric::{stripe_count, stripe_index, stripes, Padded};
+use crate::wire::Centroid;
+
+/// How many completed minutes a histogram keeps for the reporter.
+pub const MAX_UNREPORTED_MINUTES: usize = 10;
+/// Default cap on centroids per distribution line.
+pub const DEFAULT_MAX_CENTROIDS: usize = 100;
+/// Larger values are recorded as this (about 146 years in nanoseconds).
+pub const MAX_VALUE: u64 = u64::MAX >> 2;
+
+/// Values below this are counted exactly.
+const EXACT: usize = 256;
+/// Buckets per power of two above [`EXACT`].
+const PER_OCTAVE: usize = 128;
+/// Octave 0 (exact values) and one per power of two up to 2^63.
+const OCTAVES: usize = 57;
+
+/// The bucket of `value`: (octave, slot).
+fn locate(value: u64) -> (usize, usize) {
+    if value < EXACT as u64 {
+        return (0, value as usize);
+    }
+    let shift = 56 - value.leading_zeros() as usize; // highest bit minus 7
+    (shift, (value >> shift) as usize - PER_OCTAVE)
+}
+
+/// The lowest value of a bucket.
+fn lowest(octave: usize, slot: usize) -> u64 {
+    if octave == 0 {
+        slot as u64
+    } else {
+        ((slot + PER_OCTAVE) as u64) << octave
+    }
+}
+
+// ===== Bin =====
+
+/// The counts of one power of two.
+struct Block(Box<[AtomicU64]>);
+
+/// One stripe's samples of one minute.
+struct Bin {
+    minute_ms: u64,
+    blocks: [Atomic<Block>; OCTAVES],
+}
+
+impl Bin {
+    fn new(minute_ms: u64) -> Self {
+        Bin {
+            minute_ms,
+            blocks: std::array::from_fn(|_| Atomic::null()),
+        }
+    }
+
+    fn record(&self, value: u64, guard: &Guard) {
+        let (octave, slot) = locate(value);
+        let cell = &self.blocks[octave];
+        let mut block = cell.load(Ordering::Acquire, guard);
+        if block.is_null() {
+            let len = if octave == 0 { EXACT } else { PER_OCTAVE };
+            let fresh = Owned::new(Block((0..len).map(|_| AtomicU64::new(0)).collect()));
+            block = match cell.compare_exchange(
+                Shared::null(),
+                fresh,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+                guard,
+            ) {
+                Ok(installed) => installed,
+                Err(race) => race.current,
+            };
+        }
+        // SAFETY: a block, once installed, lives as long as its bin, and the
+        // bin is kept alive by `guard` (see `WavefrontHistogram::record`).
+        if let Some(block) = unsafe { block.as_ref() } {
+            block.0[slot].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// `(lowest value, count)` of every bucket with samples. `&mut self`:
+    /// the caller owns the bin and nothing else can reach it.
+    fn buckets(&mut self) -> Vec<(u64, u64)> {
+        let mut out = Vec::new();
+        for (octave, cell) in self.blocks.iter().enumerate() {
+            // SAFETY: exclusive access (`&mut self`), so no concurrent writer
+            // or reclaimer exists and the unprotected guard is sound.
+            let block = unsafe { cell.load(Ordering::Acquire, epoch::unprotected()).as_ref() };
+            for (slot, count) in block.into_iter().flat_map(|b| b.0.iter().enumerate()) {
+                let count = count.load(Ordering::Relaxed);
+                if count > 0 {
+                    out.push((lowest(octave, slot), count));
+                }
+            }
+        }
+        out
+    }
+}
+
+impl Drop for Bin {
+    fn drop(&mut self) {
+        for cell in &self.blocks {
+            // SAFETY: `&mut self` in drop: nothing else references the blocks.
+            unsafe {
+                let block = cell.load(Ordering::Relaxed, epoch::unprotected());
+                if !block.is_null() {
+                    drop(block.into_owned());
+                }
+            }
+        }
+    }
+}
+
+// ===== WavefrontHistogram =====
+
+struct Core {
+    /// The current minute's bin of each stripe.
+    current: Box<[Padded<Atomic<Bin>>]>,
+    /// Bins of ended minutes that no recorder can reach any more.
+    retired: ArrayQueue<Box<Bin>>,
+    /// Bins unlinked but not yet handed over (waiting for the epoch).
+    in_flight: AtomicUsize,
+    dropped_samples: AtomicU64,
+    clock: Clock,
+    scale: f64,
+    max_centroids: usize,
+}
+
+impl Drop for Core {
+    fn drop(&mut self) {
+        for slot in self.current.iter() {
+            // SAFETY: the last handle is gone, so no recorder can reach the bins.
+            unsafe {
+                let bin = slot.0.load(Ordering::Relaxed, epoch::unprotected());
+                if !bin.is_null() {
+                    drop(bin.into_owned());
+                }
+            }
+        }
+    }
+}
+
+/// A minute-binned distribution; cheap to clone (a handle).
+///
+/// Values are unsigned integers in the unit the caller chooses (latency in
+/// nanoseconds, say); [`HistogramBuilder::scale`] converts them to the unit
+/// reported (milliseconds: `1e-6`).
+#[derive(Clone)]
+pub struct WavefrontHistogram(Arc<Core>);
+
+/// Builds a [`WavefrontHistogram`].
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct HistogramBuilder {
+    clock: Clock,
+    scale: f64,
+    max_centroids: usize,
+}
+
+impl HistogramBuilder {
+    /// The clock that decides the minute (default: the system clock).
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Multiplies every value when reported (default 1). For values recorded
+    /// in nanoseconds and reported in milliseconds, `1e-6`.
+    pub fn scale(mut self, scale: f64) -> Self {
+        if scale.is_finite() && scale > 0.0 {
+            self.scale = scale;
+        }
+        self
+    }
+
+    /// Most centroids per line (default [`DEFAULT_MAX_CENTROIDS`], at least 1).
+    pub fn max_centroids(mut self, max: usize) -> Self {
+        self.max_centroids = max.max(1);
+        self
+    }
+
+    /// The histogram.
+    #[must_use]
+    pub fn build(self) -> WavefrontHistogram {
+        WavefrontHistogram(Arc::new(Core {
+            current: stripes(),
+            retired: ArrayQueue::new(MAX_UNREPORTED_MINUTES * stripe_count()),
+            in_flight: AtomicUsize::new(0),
+            dropped_samples: AtomicU64::new(0),
+            clock: self.clock,
+            scale: self.scale,
+            max_centroids: self.max_centroids,
+        }))
+    }
+}
+
+/// One minute's distribution, ready to be written as a line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Distribution {
+    /// Start of the minute, in epoch milliseconds (the line's timestamp).
+    pub minute_ms: u64,
+    /// Centroids in ascending order of mean.
+    pub centroids: Vec<Centroid>,
+}
+
+impl Distribution {
+    /// Number of samples.
+    #[must_use]
+    pub fn count(&self) -> u64 {
+        self.centroids.iter().map(|c| c.count).sum()
+    }
+}
+
+impl Default for WavefrontHistogram {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl WavefrontHistogram {
+    /// A histogram on the system clock, scale 1.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::builder().build()
+    }
+
+    /// Starts a histogram with settings.
+    pub fn builder() -> HistogramBuilder {
+        HistogramBuilder {
+            clock: Clock::System,
+            scale: 1.0,
+            max_centroids: DEFAULT_MAX_CENTROIDS,
+        }
+    }
+
+    /// Records one sample in the current minute.
+    pub fn record(&self, value: u64) {
+        let core = &*self.0;
+        let value = value.min(MAX_VALUE);
+        let minute = core.clock.minute_ms();
+        let guard = epoch::pin();
+        let slot = &core.current[stripe_index()].0;
+        let mut bin = slot.load(Ordering::Acquire, &guard);
+        loop {
+            // SAFETY: a bin reachable from `current` is unlinked before it is
+            // retired, and retired bins are handed over (and later freed) only
+            // after every guard pinned at unlinking time is dropped; `guard`
+            // was pinned before this load, so the bin outlives it.
+            if let Some(current) = unsafe { bin.as_ref() } {
+                if current.minute_ms >= minute {
+                    current.record(value, &guard);
+                    return;
+                }
+            }
+            let fresh = Owned::new(Bin::new(minute));
+            match slot.compare_exchange(bin, fresh, Ordering::AcqRel, Ordering::Acquire, &guard) {
+                Ok(installed) => {
+                    if !bin.is_null() {
+                        self.retire(bin, &guard);
+                    }
+                    bin = installed;
+                }
+                Err(race) => bin = race.current,
+            }
+        }
+    }
+
+    /// Hands an unlinked bin to the reporter once no recorder can use it.
+    fn retire(&self, bin: Shared<'_, Bin>, guard: &Guard) {
+        let core = Arc::clone(&self.0);
+        core.in_flight.fetch_add(1, Ordering::AcqRel);
+        // SAFETY: the caller unlinked `bin` from `current` with a successful
+        // compare-exchange, so nobody can newly reach it; the closure runs
+        // after all threads pinned now have unpinned, when it is the bin's
+        // only owner.
+        unsafe {
+            guard.defer_unchecked(move || {
+                let bin = bin.into_owned().into_box();
+                if let Some(mut oldest) = core.retired.force_push(bin) {
+                    let samples = oldest.buckets().iter().map(|&(_, n)| n).sum();
+                    core.dropped_samples.fetch_add(samples, Ordering::Relaxed);
+                }
+                core.in_flight.fetch_sub(1, Ordering::AcqRel);
+            });
+        }
+        // Publish the hand-off now rather than when this thread's local
+        // garbage fills up.
+        guard.flush();
+    }
+
+    /// Distributions of the minutes that have ended, oldest first; each is
+    /// returned once.
+    #[must_use]
+    pub fn take_completed(&self) -> Vec<Distribution> {
+        self.take(false)
+    }
+
+    /// Distributions of every minute, the current one included (at
+    /// shutdown).
+    #[must_use]
+    pub fn take_all(&self) -> Vec<Distribution> {
+        self.take(true)
+    }
+
+    /// Samples dropped because their minute waited behind more than
+    /// [`MAX_UNREPORTED_MINUTES`] others.
+    #[must_use]
+    pub fn dropped_samples(&self) -> u64 {
+        self.0.dropped_samples.load(Ordering::Relaxed)
+    }
+
+    fn take(&self, include_current: bool) -> Vec<Distribution> {
+        let core = &*self.0;
+        let now = core.clock.minute_ms();
+        {
+            let guard = epoch::pin();
+            for slot in core.current.iter() {
+                let bin = slot.0.load(Ordering::Acquire, &guard);
+                // SAFETY: as in `record`: `guard` keeps a reachable bin alive.
+                let Some(current) = (unsafe { bin.as_ref() }) else {
+                    continue;
+                };
+                if (include_current || current.minute_ms < now)
+                    && slot
+                        .0
+                        .compare_exchange(
+                            bin,
+                            Shared::null(),
+                            Ordering::AcqRel,
+                            Ordering::Acquire,
+                            &guard,
+                        )
+                        .is_ok()
+                {
+                    self.retire(bin, &guard);
+                }
+            }
+        }
+        self.await_hand_offs();
+        let mut minutes: BTreeMap<u64, Vec<(u64, u64)>> = BTreeMap::new();
+        while let Some(mut bin) = core.retired.pop() {
+            minutes
+                .entry(bin.minute_ms)
+                .or_default()
+                .extend(bin.buckets());
+        }
+        while minutes.len() > MAX_UNREPORTED_MINUTES {
+            if let Some((_, oldest)) = minutes.pop_first() {
+                let samples = oldest.iter().map(|&(_, n)| n).sum();
+                core.dropped_samples.fetch_add(samples, Ordering::Relaxed);
+            }
+        }
+        minutes
+            .into_iter()
+            .filter_map(|(minute_ms, buckets)| {
+                let centroids = centroids(&buckets, core.scale, core.max_centroids);
+                (!centroids.is_empty()).then_some(Distribution {
+                    minute_ms,
+                    centroids,
+                })
+            })
+            .collect()
+    }
+
+    /// Drives the epoch until every unlinked bin is handed over (bounded:
+    /// recorders are pinned for nanoseconds, so this takes microseconds).
+    fn await_hand_offs(&self) {
+        for _ in 0..2_000 {
+            if self.0.in_flight.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            epoch::pin().flush();
+            std::thread::sleep(Duration::from_micros(50));
+        }
+    }
+}
+
+/// Merges bucket counts in an `hdrhistogram` of the same layout and emits
+/// its buckets as centroids at their midpoints, at most `max` of them.
+fn centroids(buckets: &[(u64, u64)], scale: f64, max: usize) -> Vec<Centroid> {
+    let Ok(mut merged) = hdrhistogram::Histogram::<u64>::new(2) else {
+        return Vec::new();
+    };
+    for &(value, count) in buckets {
+        // Cannot fail: the histogram resizes itself, and values are capped.
+        let _ = merged.record_n(value, count);
+    }
+    let all: Vec<Centroid> = merged
+        .iter_recorded()
+        .map(|v| Centroid {
+            mean: merged.median_equivalent(v.value_iterated_to()) as f64 * scale,
+            count: v.count_at_value(),
+        })
+        .collect();
+    if all.len() <= max {
+        return all;
+    }
+    // Merge runs of neighbouring buckets into weighted means.
+    let run = all.len().div_ceil(max);
+    all.chunks(run)
+        .map(|chunk| {
+            let count: u64 = chunk.iter().map(|c| c.count).sum();
+            let sum: f64 = chunk.iter().map(|c| c.mean * c.count as f64).sum();
+            Centroid {
+                mean: sum / count as f64,
+                count,
+            }
+        })
+        .collect()
+}
+
+impl fmt::Debug for WavefrontHistogram {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WavefrontHistogram")
+            .field("clock", &self.0.clock)
+            .field("scale", &self.0.scale)
+            .field("max_centroids", &self.0.max_centroids)
+            .field("dropped_samples", &self.dropped_samples())
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests;
