@@ -63,6 +63,10 @@ pub enum WireError {
     /// The value (or a centroid mean) is NaN or infinite; Wavefront cannot
     /// store it.
     NonFiniteValue,
+    /// A delta counter (a name starting with `∆` or `Δ`) with a value of zero
+    /// or less, which the proxy rejects (`WF-404`); `write_delta` skips such
+    /// values instead.
+    NonPositiveDelta,
     /// A histogram has no centroid with a positive count.
     EmptyHistogram,
 }
@@ -88,6 +92,7 @@ impl fmt::Display for WireError {
                 write!(f, "source is {len} UTF-16 units long, at most 1023 are allowed")
             }
             WireError::NonFiniteValue => f.write_str("value is NaN or infinite"),
+            WireError::NonPositiveDelta => f.write_str("delta counter value is zero or negative"),
             WireError::EmptyHistogram => f.write_str("histogram has no centroid with a positive count"),
         }
     }

@@ -19,7 +19,7 @@ pub(crate) fn push_uuid(out: &mut String, id: u128) {
         buf[at] = HEX[((id >> shift) & 0xf) as usize];
         at += 1;
     }
-    out.extend(buf.iter().map(|&b| char::from(b)));
+    out.push_str(std::str::from_utf8(&buf).unwrap_or_default());
 }
 
 /// Parses a canonical UUID (hex digits in either case).

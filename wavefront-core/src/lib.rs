@@ -10,6 +10,8 @@
 //! * [`sanitize`]: how names, tag keys and values are made safe.
 //! * [`naming`]: the series names and tags of the framework SDKs, for any
 //!   component prefix.
+//! * [`metric`] and [`histogram`]: counters, delta counters, gauges and
+//!   minute-binned Wavefront histograms, recorded without locks.
 //! * [`ApplicationTags`]: application, service, cluster, shard and custom tags.
 //! * [`TraceId`] / [`SpanId`]: the UUID identifiers of spans.
 //!
@@ -29,8 +31,11 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod clock;
 mod error;
+pub mod histogram;
 mod id;
+pub mod metric;
 pub mod naming;
 pub mod sanitize;
 mod tags;

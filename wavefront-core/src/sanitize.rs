@@ -9,9 +9,11 @@
 //! * **Values** (tag values, sources, span operation names) are trimmed,
 //!   `"` becomes `\"`, a newline becomes the two characters `\n`, and the
 //!   result is quoted. Nothing else is escaped, exactly like the reference
-//!   SDKs, with one documented difference: trailing backslashes are removed,
-//!   because the proxy reads `\"` as an escaped quote and could not find the
-//!   end of a value such as `"C:\dir\"`.
+//!   SDKs, with two documented differences that keep the line parseable:
+//!   trailing backslashes are removed, because the proxy reads `\"` as an
+//!   escaped quote and could not find the end of a value such as `"C:\dir\"`;
+//!   and the EOT character U+0004, which makes the proxy drop the whole line,
+//!   becomes U+FFFD.
 //!
 //! ```
 //! use wavefront_core::sanitize;
@@ -46,7 +48,11 @@ pub(crate) fn is_space(c: char) -> bool {
 }
 
 pub(crate) fn trim(s: &str) -> &str {
-    s.trim_matches(is_space)
+    // Most values start and end with a printable ASCII byte: nothing to trim.
+    match (s.as_bytes().first(), s.as_bytes().last()) {
+        (Some(&a), Some(&z)) if a > b' ' && a < 0x7f && z > b' ' && z < 0x7f => s,
+        _ => s.trim_matches(is_space),
+    }
 }
 
 /// Whether `s` is empty or white space only.
@@ -54,9 +60,28 @@ pub fn is_blank(s: &str) -> bool {
     trim(s).is_empty()
 }
 
-fn is_legal(c: char) -> bool {
-    matches!(c, ',' | '-' | '.' | '0'..='9' | 'A'..='Z' | 'a'..='z' | '_')
-}
+/// Bytes that names and tag keys keep: `A-Z a-z 0-9 _ , . -`.
+const NAME_BYTE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] =
+            matches!(b as u8, b',' | b'-' | b'.' | b'0'..=b'9' | b'A'..=b'Z' | b'a'..=b'z' | b'_');
+        b += 1;
+    }
+    table
+};
+
+/// ASCII bytes that values carry unchanged (all but `"`, newline and EOT).
+const PLAIN_VALUE_BYTE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 128 {
+        table[b] = !matches!(b as u8, b'"' | b'\n' | 4);
+        b += 1;
+    }
+    table
+};
 
 /// Appends `name` as a quoted, sanitised metric name or tag key.
 ///
@@ -71,6 +96,12 @@ fn is_legal(c: char) -> bool {
 /// assert!(sanitize::write_name(&mut out, " ").is_err());
 /// ```
 pub fn write_name(out: &mut String, name: &str) -> Result<(), Blank> {
+    write_name_len(out, name).map(drop)
+}
+
+/// [`write_name`], returning the sanitised name's length in UTF-16 units
+/// (every character written is in the BMP, so this is its character count).
+pub(crate) fn write_name_len(out: &mut String, name: &str) -> Result<usize, Blank> {
     let mut chars = name.chars();
     let first = chars.next().ok_or(Blank)?;
     let body = if is_delta(first) {
@@ -83,16 +114,30 @@ pub fn write_name(out: &mut String, name: &str) -> Result<(), Blank> {
     }
     out.reserve(name.len() + 2);
     out.push('"');
-    let mut prev_delta = false;
-    for (i, c) in name.chars().enumerate() {
-        let keep = is_legal(c)
-            || (i == 0 && (c == '~' || is_delta(c)))
-            || (i == 1 && c == '~' && prev_delta);
-        out.push(if keep { c } else { '-' });
-        prev_delta = i == 0 && is_delta(c);
+    let mut len = 0;
+    // The leading character (and a `~` after a leading delta) may be special.
+    let mut rest = name;
+    if first == '~' || is_delta(first) {
+        out.push(first);
+        len += 1;
+        rest = &name[first.len_utf8()..];
+        if is_delta(first) && rest.starts_with('~') {
+            out.push('~');
+            len += 1;
+            rest = &rest[1..];
+        }
     }
+    // Copy runs of legal bytes whole; each other scalar becomes one `-`.
+    while let Some(bad) = rest.bytes().position(|b| !NAME_BYTE[usize::from(b)]) {
+        out.push_str(&rest[..bad]);
+        out.push('-');
+        len += bad + 1;
+        let width = rest[bad..].chars().next().map_or(1, char::len_utf8);
+        rest = &rest[bad + width..];
+    }
+    out.push_str(rest);
     out.push('"');
-    Ok(())
+    Ok(len + rest.len())
 }
 
 /// The part of a value that is written: trimmed, without trailing backslashes.
@@ -109,37 +154,38 @@ fn value_body(value: &str) -> &str {
 /// assert_eq!(out, r#""C:\temp""#);
 /// ```
 pub fn write_value(out: &mut String, value: &str) -> Result<(), Blank> {
+    write_value_len(out, value).map(drop)
+}
+
+/// [`write_value`], returning the value's length as the proxy measures it:
+/// UTF-16 units of what it reads back (`\"` is one character, an escaped
+/// newline two).
+pub(crate) fn write_value_len(out: &mut String, value: &str) -> Result<usize, Blank> {
     let body = value_body(value);
     if body.is_empty() {
         return Err(Blank);
     }
     out.reserve(body.len() + 2);
     out.push('"');
+    let mut len = 0;
     let mut rest = body;
-    while let Some(at) = rest.find(['"', '\n']) {
+    while let Some(at) = rest.bytes().position(|b| !PLAIN_VALUE_BYTE[usize::from(b)]) {
         out.push_str(&rest[..at]);
-        out.push_str(if rest.as_bytes()[at] == b'"' {
-            "\\\""
-        } else {
-            "\\n"
-        });
-        rest = &rest[at + 1..];
+        len += at;
+        rest = &rest[at..];
+        let c = rest.chars().next().unwrap_or('\u{fffd}');
+        match c {
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            '\u{4}' => out.push('\u{fffd}'),
+            c => out.push(c),
+        }
+        len += if c == '\n' { 2 } else { c.len_utf16() };
+        rest = &rest[c.len_utf8()..];
     }
     out.push_str(rest);
     out.push('"');
-    Ok(())
-}
-
-/// Length of a tag as the proxy measures it for its 254-unit limit: UTF-16
-/// units of the sanitised key plus the value as the proxy will store it
-/// (trimmed, `\"` read back as `"`, a newline kept as the two characters `\n`).
-pub(crate) fn tag_len_utf16(key: &str, value: &str) -> usize {
-    let key_len: usize = key.chars().map(char::len_utf16).sum();
-    let value_len: usize = value_body(value)
-        .chars()
-        .map(|c| if c == '\n' { 2 } else { c.len_utf16() })
-        .sum();
-    key_len + value_len
+    Ok(len + rest.len())
 }
 
 #[cfg(test)]
@@ -201,12 +247,16 @@ mod tests {
         assert_eq!(value("\\"), "<blank>");
         assert_eq!(value("\u{1f} x \u{3000}"), r#""x""#);
         assert_eq!(value(" \n"), "<blank>");
+        assert_eq!(value("a\u{4}b"), "\"a\u{fffd}b\"");
     }
 
     #[test]
-    fn tag_length_counts_utf16_units() {
-        assert_eq!(tag_len_utf16("k", "v"), 2);
-        assert_eq!(tag_len_utf16("k", "😀"), 3);
-        assert_eq!(tag_len_utf16("k", " a\nb "), 5);
+    fn lengths_count_what_the_proxy_reads_in_utf16_units() {
+        let mut out = String::new();
+        assert_eq!(write_value_len(&mut out, "v"), Ok(1));
+        assert_eq!(write_value_len(&mut out, "😀"), Ok(2));
+        assert_eq!(write_value_len(&mut out, " a\nb "), Ok(4));
+        assert_eq!(write_value_len(&mut out, "a\"b"), Ok(3));
+        assert_eq!(write_name_len(&mut out, "∆~x y😀"), Ok(6));
     }
 }

@@ -115,20 +115,8 @@ fn atomically<T>(
     result
 }
 
-fn utf16_len(s: &str) -> usize {
-    s.chars().map(char::len_utf16).sum()
-}
-
-/// The length, as the proxy will count it, of the quoted value written at
-/// `start`: quotes excluded, and each `\"` read back as one character.
-fn written_value_len(out: &str, start: usize) -> usize {
-    let written = &out[start + 1..out.len() - 1];
-    utf16_len(written) - written.matches("\\\"").count()
-}
-
 fn write_name(out: &mut String, name: &str) -> Result<(), WireError> {
-    sanitize::write_name(out, name).map_err(|_| WireError::BlankName)?;
-    let len = utf16_len(name);
+    let len = sanitize::write_name_len(out, name).map_err(|_| WireError::BlankName)?;
     if len > MAX_NAME_LEN {
         return Err(WireError::NameTooLong {
             len,
@@ -140,9 +128,7 @@ fn write_name(out: &mut String, name: &str) -> Result<(), WireError> {
 
 fn write_source(out: &mut String, source: &str) -> Result<(), WireError> {
     out.push_str(" source=");
-    let start = out.len();
-    sanitize::write_value(out, source).map_err(|_| WireError::BlankSource)?;
-    let len = written_value_len(out, start);
+    let len = sanitize::write_value_len(out, source).map_err(|_| WireError::BlankSource)?;
     if len > MAX_NAME_LEN {
         return Err(WireError::SourceTooLong { len });
     }
@@ -160,21 +146,46 @@ fn write_tags<T: Tag>(out: &mut String, tags: &[T], limit_len: bool) -> Result<(
 
 fn write_tag(out: &mut String, key: &str, value: &str, limit_len: bool) -> Result<(), WireError> {
     out.push(' ');
-    let key_at = out.len() + 1;
-    sanitize::write_name(out, key).map_err(|_| WireError::BlankTagKey)?;
-    if limit_len {
-        let len = sanitize::tag_len_utf16(&out[key_at..out.len() - 1], value);
-        if len >= MAX_TAG_LEN {
-            return Err(WireError::TagTooLong {
-                key: key.to_owned(),
-                len,
-            });
+    let key_len = sanitize::write_name_len(out, key).map_err(|_| WireError::BlankTagKey)?;
+    out.push('=');
+    let value_len =
+        sanitize::write_value_len(out, value).map_err(|_| WireError::BlankTagValue {
+            key: key.to_owned(),
+        })?;
+    // The caller rolls the line back on error.
+    if limit_len && key_len + value_len >= MAX_TAG_LEN {
+        return Err(WireError::TagTooLong {
+            key: key.to_owned(),
+            len: key_len + value_len,
+        });
+    }
+    Ok(())
+}
+
+fn check_centroids(centroids: &[Centroid]) -> Result<(), WireError> {
+    if !centroids.iter().any(|c| c.count > 0) {
+        return Err(WireError::EmptyHistogram);
+    }
+    for c in centroids {
+        finite(c.mean)?;
+    }
+    Ok(())
+}
+
+/// ` #count mean` for each centroid with samples; counts above the proxy's
+/// 32-bit limit are split into several centroids of the same mean.
+fn push_centroids(out: &mut String, centroids: &[Centroid]) {
+    for c in centroids {
+        let mut left = c.count;
+        while left > 0 {
+            let count = left.min(MAX_CENTROID_COUNT);
+            out.push_str(" #");
+            push_u64(out, count);
+            out.push(' ');
+            push_f64(out, c.mean);
+            left -= count;
         }
     }
-    out.push('=');
-    sanitize::write_value(out, value).map_err(|_| WireError::BlankTagValue {
-        key: key.to_owned(),
-    })
 }
 
 fn finite(value: f64) -> Result<f64, WireError> {
@@ -190,7 +201,9 @@ fn finite(value: f64) -> Result<f64, WireError> {
 /// `timestamp` is written as given; the proxy reads up to 12 digits as epoch
 /// seconds and 13 as milliseconds (spec §2.5). Tags are written in the order
 /// given; a tag keyed `source` after the real source replaces it on the
-/// proxy (how aggregated series get `source=wavefront-provided`).
+/// proxy (how aggregated series get `source=wavefront-provided`). A name
+/// starting with `∆` or `Δ` is a delta counter, and must have a positive
+/// value ([`WireError::NonPositiveDelta`]).
 pub fn write_metric<T: Tag>(
     out: &mut String,
     name: &str,
@@ -200,6 +213,9 @@ pub fn write_metric<T: Tag>(
     tags: &[T],
 ) -> Result<(), WireError> {
     let value = finite(value)?;
+    if value <= 0.0 && name.starts_with(is_delta) {
+        return Err(WireError::NonPositiveDelta);
+    }
     atomically(out, |out| {
         write_name(out, name)?;
         out.push(' ');
@@ -285,29 +301,14 @@ pub fn write_histogram<T: Tag>(
     source: &str,
     tags: &[T],
 ) -> Result<(), WireError> {
-    if !centroids.iter().any(|c| c.count > 0) {
-        return Err(WireError::EmptyHistogram);
-    }
-    for c in centroids {
-        finite(c.mean)?;
-    }
+    check_centroids(centroids)?;
     atomically(out, |out| {
         out.push_str(granularity.marker());
         if let Some(ts) = timestamp {
             out.push(' ');
             push_u64(out, ts);
         }
-        for c in centroids {
-            let mut left = c.count;
-            while left > 0 {
-                let count = left.min(MAX_CENTROID_COUNT);
-                out.push_str(" #");
-                push_u64(out, count);
-                out.push(' ');
-                push_f64(out, c.mean);
-                left -= count;
-            }
-        }
+        push_centroids(out, centroids);
         out.push(' ');
         write_name(out, name)?;
         write_source(out, source)?;
@@ -315,6 +316,115 @@ pub fn write_histogram<T: Tag>(
         out.push('\n');
         Ok(())
     })
+}
+
+// ===== MetricTemplate =====
+
+/// A series encoded once: its quoted name and its `source=… tags` part, so
+/// each report writes only the value and timestamp. A reporter keeps one per
+/// series; the name and tags are checked when the template is made.
+///
+/// ```
+/// use wavefront_core::wire::{Encoded, MetricTemplate};
+///
+/// let requests = MetricTemplate::new("requests.count", "host-1", &[("env", "prod")])?;
+/// let mut buf = String::new();
+/// requests.write(&mut buf, 12.0, Some(1_700_000_000))?;
+/// assert_eq!(buf, "\"requests.count\" 12.0 1700000000 source=\"host-1\" \"env\"=\"prod\"\n");
+///
+/// let errors = MetricTemplate::delta("errors.count", "host-1", &[] as &[(&str, &str)])?;
+/// buf.clear();
+/// assert_eq!(errors.write_delta(&mut buf, 3.0)?, Encoded::Line);
+/// assert_eq!(buf, "\"∆errors.count\" 3.0 source=\"host-1\"\n");
+/// # Ok::<(), wavefront_core::WireError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricTemplate {
+    /// `"name"`
+    name: String,
+    /// ` source="src" "k"="v"…\n`
+    rest: String,
+    delta: bool,
+}
+
+impl MetricTemplate {
+    /// A template for a metric (or histogram) series.
+    pub fn new<T: Tag>(name: &str, source: &str, tags: &[T]) -> Result<Self, WireError> {
+        let mut encoded = String::new();
+        write_name(&mut encoded, name)?;
+        let name_len = encoded.len();
+        write_source(&mut encoded, source)?;
+        write_tags(&mut encoded, tags, true)?;
+        encoded.push('\n');
+        let rest = encoded.split_off(name_len);
+        Ok(MetricTemplate {
+            name: encoded,
+            rest,
+            delta: name.starts_with(is_delta),
+        })
+    }
+
+    /// A template for a delta counter: the name gets its `∆` as in
+    /// [`write_delta`].
+    pub fn delta<T: Tag>(name: &str, source: &str, tags: &[T]) -> Result<Self, WireError> {
+        if name.starts_with(is_delta) {
+            Self::new(name, source, tags)
+        } else {
+            Self::new(&format!("{DELTA_PREFIX}{name}"), source, tags)
+        }
+    }
+
+    /// Appends `"name" value [timestamp] source=… tags`, as [`write_metric`].
+    pub fn write(
+        &self,
+        out: &mut String,
+        value: f64,
+        timestamp: Option<u64>,
+    ) -> Result<(), WireError> {
+        let value = finite(value)?;
+        if self.delta && value <= 0.0 {
+            return Err(WireError::NonPositiveDelta);
+        }
+        out.push_str(&self.name);
+        out.push(' ');
+        push_f64(out, value);
+        if let Some(ts) = timestamp {
+            out.push(' ');
+            push_u64(out, ts);
+        }
+        out.push_str(&self.rest);
+        Ok(())
+    }
+
+    /// Appends a delta-counter line, or nothing for a value of zero or less,
+    /// as [`write_delta`].
+    pub fn write_delta(&self, out: &mut String, value: f64) -> Result<Encoded, WireError> {
+        if finite(value)? <= 0.0 {
+            return Ok(Encoded::Nothing);
+        }
+        self.write(out, value, None).map(|()| Encoded::Line)
+    }
+
+    /// Appends a distribution line of this series, as [`write_histogram`].
+    pub fn write_histogram(
+        &self,
+        out: &mut String,
+        granularity: Granularity,
+        timestamp: Option<u64>,
+        centroids: &[Centroid],
+    ) -> Result<(), WireError> {
+        check_centroids(centroids)?;
+        out.push_str(granularity.marker());
+        if let Some(ts) = timestamp {
+            out.push(' ');
+            push_u64(out, ts);
+        }
+        push_centroids(out, centroids);
+        out.push(' ');
+        out.push_str(&self.name);
+        out.push_str(&self.rest);
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -4,110 +4,163 @@
 //!
 //! Fixed notation is used for decimal exponents -4..=15, scientific notation
 //! (at least two exponent digits, explicit sign) outside that range. The
-//! digits come from Rust's own shortest round-trip formatting; nothing here
-//! allocates.
-
-use std::fmt::Write as _;
-
-/// A fixed buffer that `core::fmt` can write into.
-struct StackBuf {
-    bytes: [u8; 40],
-    len: usize,
-}
-
-impl std::fmt::Write for StackBuf {
-    fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        let end = self.len + s.len();
-        let dst = self.bytes.get_mut(self.len..end).ok_or(std::fmt::Error)?;
-        dst.copy_from_slice(s.as_bytes());
-        self.len = end;
-        Ok(())
-    }
-}
+//! shortest digits come from `ryu`; only their layout is ours. Values with at
+//! most six decimals take a shorter path whose result is proven to read back
+//! exactly. Nothing here allocates.
 
 /// Appends a finite `value`. The caller has checked `value.is_finite()`.
 pub(crate) fn push_f64(out: &mut String, value: f64) {
     debug_assert!(value.is_finite());
-    let mut buf = StackBuf {
-        bytes: [0; 40],
-        len: 0,
-    };
-    // `{:e}` gives the shortest round-trip digits as `-d.ddde-x`; at most 25 bytes.
-    if write!(buf, "{value:e}").is_err() {
-        return push_fallback(out, value);
+    if push_short_decimal(out, value) {
+        return;
     }
-    let text = &buf.bytes[..buf.len];
-    let (negative, text) = match text.split_first() {
-        Some((b'-', rest)) => (true, rest),
-        _ => (false, text),
+    let mut buffer = ryu::Buffer::new();
+    let text = buffer.format_finite(value);
+    let (negative, text) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
     };
-    let Some(e_at) = text.iter().position(|&b| b == b'e') else {
-        return push_fallback(out, value);
-    };
-    let (mantissa, exponent) = (&text[..e_at], &text[e_at + 1..]);
-    let Some(exponent) = std::str::from_utf8(exponent)
-        .ok()
-        .and_then(|e| e.parse::<i32>().ok())
-    else {
-        return push_fallback(out, value);
-    };
-    // Digits without the decimal point: "1.5" -> "15".
-    let mut digits = [0u8; 20];
-    let mut n = 0;
-    for &b in mantissa.iter().filter(|b| b.is_ascii_digit()) {
-        if n == digits.len() {
-            return push_fallback(out, value);
-        }
-        digits[n] = b;
-        n += 1;
-    }
-    let digits = &digits[..n];
+    let (digits, exponent) = Digits::parse(text);
     if negative {
         out.push('-');
     }
     if (-4..16).contains(&exponent) {
-        push_fixed(out, digits, exponent);
+        push_fixed(out, digits.as_str(), exponent);
     } else {
-        push_scientific(out, digits, exponent);
+        push_scientific(out, digits.as_str(), exponent);
     }
 }
 
-fn push_digits(out: &mut String, digits: &[u8]) {
-    // Digits are ASCII, so each byte is one char.
-    out.extend(digits.iter().map(|&d| char::from(d)));
+/// Powers of ten that are exact in an `f64`.
+const POW10: [f64; 7] = [1.0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6];
+
+/// Writes values such as `42.0`, `42.5` or `0.125` (at most six decimals,
+/// magnitude in 1e-4..1e9) without the general digit search. For the first
+/// `k` where `value * 10^k` is a whole number `n`, the decimal `n / 10^k` is
+/// the answer exactly when dividing `n` by `10^k` (both exact in an `f64`,
+/// so the division is correctly rounded, as a parser rounds) gives `value`
+/// back. Returns false, writing nothing, when it does not apply.
+fn push_short_decimal(out: &mut String, value: f64) -> bool {
+    let magnitude = value.abs();
+    if !(1e-4..1e9).contains(&magnitude) && magnitude != 0.0 {
+        return false;
+    }
+    for (k, &scale) in POW10.iter().enumerate() {
+        let scaled = magnitude * scale;
+        if scaled.fract() != 0.0 {
+            continue;
+        }
+        if scaled / scale != magnitude {
+            return false;
+        }
+        // Below 1e9 the decimals of six places are further apart than one
+        // ulp, so `n` is the only such decimal that reads back as `value`;
+        // rounding may make a larger `k` whole first, so drop trailing zeros.
+        let (mut n, mut k) = (scaled as u64, k);
+        while k > 0 && n % 10 == 0 {
+            n /= 10;
+            k -= 1;
+        }
+        let unit = 10u64.pow(k as u32);
+        if value.is_sign_negative() {
+            out.push('-');
+        }
+        push_u64(out, n / unit);
+        out.push('.');
+        if k == 0 {
+            out.push('0');
+        } else {
+            let mut buffer = itoa::Buffer::new();
+            let frac = buffer.format(n % unit);
+            push_zeros(out, k - frac.len());
+            out.push_str(frac);
+        }
+        return true;
+    }
+    false
 }
 
-fn push_fixed(out: &mut String, digits: &[u8], exponent: i32) {
+/// The significant digits of a number (no leading or trailing zeros) and the
+/// decimal exponent of the first one: 0.00125 is ("125", -3).
+struct Digits {
+    bytes: [u8; 24],
+    len: usize,
+}
+
+impl Digits {
+    /// Reads ryu's output, in any of its layouts (`12.5`, `0.00125`, `1.25e-7`).
+    fn parse(text: &str) -> (Digits, i32) {
+        let (mantissa, exp_part) = match text.split_once(['e', 'E']) {
+            Some((m, e)) => (m, e.parse::<i32>().unwrap_or(0)),
+            None => (text, 0),
+        };
+        let int_len = mantissa.find('.').unwrap_or(mantissa.len()) as i32;
+        let mut digits = Digits {
+            bytes: [b'0'; 24],
+            len: 0,
+        };
+        let mut leading = 0i32;
+        for b in mantissa.bytes().filter(u8::is_ascii_digit) {
+            if digits.len == 0 && b == b'0' {
+                leading += 1;
+                continue;
+            }
+            if digits.len < digits.bytes.len() {
+                digits.bytes[digits.len] = b;
+                digits.len += 1;
+            }
+        }
+        while digits.len > 1 && digits.bytes[digits.len - 1] == b'0' {
+            digits.len -= 1;
+        }
+        if digits.len == 0 {
+            digits.len = 1; // zero
+            return (digits, 0);
+        }
+        (digits, exp_part + int_len - 1 - leading)
+    }
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or("0")
+    }
+}
+
+fn push_zeros(out: &mut String, n: usize) {
+    const ZEROS: &str = "0000000000000000";
+    let mut left = n;
+    while left > 0 {
+        let take = left.min(ZEROS.len());
+        out.push_str(&ZEROS[..take]);
+        left -= take;
+    }
+}
+
+fn push_fixed(out: &mut String, digits: &str, exponent: i32) {
     if exponent < 0 {
         out.push_str("0.");
-        for _ in 0..(-exponent - 1) {
-            out.push('0');
-        }
-        push_digits(out, digits);
+        push_zeros(out, (-exponent - 1) as usize);
+        out.push_str(digits);
         return;
     }
     let int_len = exponent as usize + 1;
     if digits.len() <= int_len {
-        push_digits(out, digits);
-        for _ in digits.len()..int_len {
-            out.push('0');
-        }
+        out.push_str(digits);
+        push_zeros(out, int_len - digits.len());
         out.push_str(".0");
     } else {
-        push_digits(out, &digits[..int_len]);
+        out.push_str(&digits[..int_len]);
         out.push('.');
-        push_digits(out, &digits[int_len..]);
+        out.push_str(&digits[int_len..]);
     }
 }
 
-fn push_scientific(out: &mut String, digits: &[u8], exponent: i32) {
-    push_digits(out, &digits[..1]);
+fn push_scientific(out: &mut String, digits: &str, exponent: i32) {
+    out.push_str(&digits[..1]);
     if digits.len() > 1 {
         out.push('.');
-        push_digits(out, &digits[1..]);
+        out.push_str(&digits[1..]);
     }
-    out.push('e');
-    out.push(if exponent < 0 { '-' } else { '+' });
+    out.push_str(if exponent < 0 { "e-" } else { "e+" });
     let magnitude = exponent.unsigned_abs();
     if magnitude < 10 {
         out.push('0');
@@ -115,26 +168,9 @@ fn push_scientific(out: &mut String, digits: &[u8], exponent: i32) {
     push_u64(out, u64::from(magnitude));
 }
 
-/// Never reached for finite values; kept so that a surprise in `core::fmt`
-/// output can only change the layout, never panic.
-#[cold]
-fn push_fallback(out: &mut String, value: f64) {
-    let _ = write!(out, "{value:?}");
-}
-
 /// Appends an unsigned integer in decimal.
-pub(crate) fn push_u64(out: &mut String, mut value: u64) {
-    let mut buf = [0u8; 20];
-    let mut at = buf.len();
-    loop {
-        at -= 1;
-        buf[at] = b'0' + (value % 10) as u8;
-        value /= 10;
-        if value == 0 {
-            break;
-        }
-    }
-    push_digits(out, &buf[at..]);
+pub(crate) fn push_u64(out: &mut String, value: u64) {
+    out.push_str(itoa::Buffer::new().format(value));
 }
 
 #[cfg(test)]
@@ -157,13 +193,16 @@ mod tests {
             (50000.0, "50000.0"),
             (2.01, "2.01"),
             (0.1, "0.1"),
+            (-0.5, "-0.5"),
             (0.0001, "0.0001"),
+            (0.00012, "0.00012"),
             (0.00001, "1e-05"),
             (1.5e-5, "1.5e-05"),
             (1e-7, "1e-07"),
             (0.005727625999952579, "0.005727625999952579"),
             (1e15, "1000000000000000.0"),
             (1234567890123456.0, "1234567890123456.0"),
+            (999999999999999.9, "999999999999999.9"),
             (1e16, "1e+16"),
             (1.2345678901234568e16, "1.2345678901234568e+16"),
             (9007199254740992.0, "9007199254740992.0"),
@@ -171,7 +210,10 @@ mod tests {
             (f64::MIN_POSITIVE, "2.2250738585072014e-308"),
             (5e-324, "5e-324"),
             (1e100, "1e+100"),
+            (-1e-100, "-1e-100"),
             (327.11029052734375, "327.11029052734375"),
+            (120.0, "120.0"),
+            (1.25e20, "1.25e+20"),
         ];
         for &(v, want) in cases {
             assert_eq!(render(v), want, "{v:e}");
@@ -180,8 +222,46 @@ mod tests {
 
     #[test]
     fn round_trips() {
-        for v in [0.1 + 0.2, 1.0 / 3.0, 123456.789e-9, -9.87654321e200, 7.0e-5] {
+        for v in [
+            0.1 + 0.2,
+            1.0 / 3.0,
+            123456.789e-9,
+            -9.87654321e200,
+            7.0e-5,
+            1e15 + 0.5,
+            4503599627370497.0,
+        ] {
             assert_eq!(render(v).parse::<f64>().unwrap(), v);
+        }
+    }
+
+    #[test]
+    fn short_path_agrees_with_the_general_one() {
+        // Values with few decimals, where the short path applies, must give
+        // exactly what the shortest-digits path gives.
+        let mut seed = 0x9e3779b97f4a7c15u64;
+        for _ in 0..200_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let decimals = (seed % 7) as i32;
+            let int = (seed >> 8) % 2_000_000_000;
+            let v = int as f64 / 10f64.powi(decimals) * if seed & 1 == 0 { 1.0 } else { -1.0 };
+            let mut fast = String::new();
+            if push_short_decimal(&mut fast, v) {
+                let mut slow = String::new();
+                let text = ryu::Buffer::new().format_finite(v.abs()).to_owned();
+                let (digits, exponent) = Digits::parse(&text);
+                if v.is_sign_negative() {
+                    slow.push('-');
+                }
+                if (-4..16).contains(&exponent) {
+                    push_fixed(&mut slow, digits.as_str(), exponent);
+                } else {
+                    push_scientific(&mut slow, digits.as_str(), exponent);
+                }
+                assert_eq!(fast, slow, "{v:e}");
+            }
         }
     }
 

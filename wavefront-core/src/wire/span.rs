@@ -2,10 +2,7 @@
 
 use std::borrow::Cow;
 
-use super::{
-    atomically, push_u64, write_source, write_tag, written_value_len, Tag, WireError,
-    MAX_SPAN_NAME_LEN,
-};
+use super::{atomically, push_u64, write_source, write_tag, Tag, WireError, MAX_SPAN_NAME_LEN};
 use crate::id::{SpanId, TraceId};
 use crate::sanitize;
 
@@ -87,17 +84,17 @@ pub fn write_span<T: Tag>(out: &mut String, span: &SpanLine<'_, T>) -> Result<()
             out.push_str(" followsFrom=");
             follows.write_to(out);
         }
-        let tags_start = out.len();
+        let mut written = WrittenTags::new(out.len());
         for tag in span.tags {
             if is_reserved(tag.key()) {
                 return Err(WireError::ReservedTagKey {
                     key: tag.key().to_owned(),
                 });
             }
-            write_unique_tag(out, tags_start, tag.key(), tag.value())?;
+            written.write(out, tag.key(), tag.value())?;
         }
         if span.has_logs {
-            write_unique_tag(out, tags_start, "_spanLogs", "true")?;
+            written.write(out, "_spanLogs", "true")?;
         }
         out.push(' ');
         push_u64(out, span.start);
@@ -109,14 +106,12 @@ pub fn write_span<T: Tag>(out: &mut String, span: &SpanLine<'_, T>) -> Result<()
 }
 
 fn write_operation(out: &mut String, operation: &str) -> Result<(), WireError> {
-    let start = out.len();
-    if operation.contains('*') {
-        sanitize::write_value(out, &operation.replace('*', "-"))
+    let len = if operation.contains('*') {
+        sanitize::write_value_len(out, &operation.replace('*', "-"))
     } else {
-        sanitize::write_value(out, operation)
+        sanitize::write_value_len(out, operation)
     }
     .map_err(|_| WireError::BlankName)?;
-    let len = written_value_len(out, start);
     if len > MAX_SPAN_NAME_LEN {
         return Err(WireError::NameTooLong {
             len,
@@ -135,25 +130,48 @@ fn is_reserved(key: &str) -> bool {
     ) || (!key.is_empty() && key.bytes().all(|b| b.is_ascii_digit()))
 }
 
-/// Writes ` "k"="v"` unless the same sanitised pair was already written since
-/// `tags_start`. Quotes inside values are escaped, so an unescaped `"k"="v"`
-/// followed by a space or the end can only be a whole earlier tag.
-fn write_unique_tag(
-    out: &mut String,
+/// Where each span tag was written, to skip pairs that sanitise alike (as
+/// the reference SDK does) without searching the whole line.
+struct WrittenTags {
+    ranges: [(usize, usize); 32],
+    len: usize,
     tags_start: usize,
-    key: &str,
-    value: &str,
-) -> Result<(), WireError> {
-    let tag_start = out.len();
-    write_tag(out, key, value, false)?;
-    let (earlier, tag) = out[tags_start..].split_at(tag_start - tags_start);
-    let duplicate = earlier
-        .match_indices(tag)
-        .any(|(at, _)| matches!(earlier.as_bytes().get(at + tag.len()), None | Some(b' ')));
-    if duplicate {
-        out.truncate(tag_start);
+}
+
+impl WrittenTags {
+    fn new(tags_start: usize) -> Self {
+        WrittenTags {
+            ranges: [(0, 0); 32],
+            len: 0,
+            tags_start,
+        }
     }
-    Ok(())
+
+    /// Writes ` "k"="v"` unless the same sanitised pair is already there.
+    fn write(&mut self, out: &mut String, key: &str, value: &str) -> Result<(), WireError> {
+        let start = out.len();
+        write_tag(out, key, value, false)?;
+        let tag = &out[start..];
+        let seen = if self.len < self.ranges.len() {
+            self.ranges[..self.len]
+                .iter()
+                .any(|&(a, b)| out[a..b] == *tag)
+        } else {
+            // Many tags: search the line. Quotes inside values are escaped, so
+            // an unescaped ` "k"="v"` followed by a space is a whole tag.
+            let earlier = &out[self.tags_start..start];
+            earlier
+                .match_indices(tag)
+                .any(|(at, _)| matches!(earlier.as_bytes().get(at + tag.len()), None | Some(b' ')))
+        };
+        if seen {
+            out.truncate(start);
+        } else if self.len < self.ranges.len() {
+            self.ranges[self.len] = (start, out.len());
+            self.len += 1;
+        }
+        Ok(())
+    }
 }
 
 /// One span log: a time and a set of fields (an event, a message, …).

@@ -256,3 +256,31 @@ fn span_with_references_duplicates_and_logs() {
     );
     assert_eq!(buf, expected);
 }
+
+#[test]
+fn span_tags_deduplicate_after_sanitising_even_past_the_range_table() {
+    let mut tags: Vec<(String, String)> =
+        (0..40).map(|i| (format!("k{i}"), "v".to_owned())).collect();
+    tags.push(("k 1".into(), "x".into())); // sanitises to k-1, distinct
+    tags.push(("k-1".into(), "x".into())); // same as the previous once sanitised
+    tags.push(("k39".into(), "v".into())); // exact duplicate, beyond 32 tags
+    tags.push(("k3".into(), "v".into())); // exact duplicate of an early tag
+    let span = SpanLine {
+        operation: "op",
+        source: "h",
+        trace_id: TraceId::from_u128(1),
+        span_id: SpanId::from_u128(2),
+        parents: &[],
+        follows_from: &[],
+        tags: &tags,
+        start: 1,
+        duration: 2,
+        has_logs: false,
+    };
+    let mut buf = String::new();
+    write_span(&mut buf, &span).unwrap();
+    assert_eq!(buf.matches("\"k-1\"=\"x\"").count(), 1);
+    assert_eq!(buf.matches(" \"k39\"=\"v\"").count(), 1);
+    assert_eq!(buf.matches(" \"k3\"=\"v\"").count(), 1);
+    assert_eq!(buf.matches("=\"").count(), 41 + 1); // 41 tags + source
+}
