@@ -32,12 +32,16 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod clock;
+pub mod config;
 mod error;
 pub mod histogram;
 mod id;
 pub mod metric;
 pub mod naming;
+pub mod registry;
+pub mod reporter;
 pub mod sanitize;
+pub mod sender;
 mod tags;
 pub mod wire;
 

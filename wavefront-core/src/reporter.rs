@@ -1,0 +1,449 @@
+//! The reporter: every interval, off the request path, it turns the registry
+//! into lines and hands them to the sender, with heartbeats and the SDK's own
+//! diagnostic metrics.
+//!
+//! * Counters and gauges are sent with a timestamp in epoch seconds, delta
+//!   counters (only when positive) without one, histograms as `!M` lines of
+//!   their completed minutes, timestamped at the minute start.
+//! * `~component.heartbeat` = 1 for each registered component, at start and
+//!   every 5 minutes, tagged application, cluster, service, shard, component
+//!   and the custom tags.
+//! * Diagnostics: `~sdk.rust.core.sender.<transport>.<kind>.{valid,invalid,
+//!   dropped,report.errors}.count` and `….report.<status>.count` as delta
+//!   counters, `<kind>.queue.size` and `<kind>.queue.remaining_capacity`
+//!   gauges, a `version` gauge, and the registry's refused series.
+//! * [`Reporter::shutdown`] reports once more, including the current
+//!   partial minute, flushes the sender and says what was delivered and
+//!   dropped. Dropping the reporter does the same with a 2 s limit.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use wavefront_core::reporter::Reporter;
+//! use wavefront_core::registry::Registry;
+//! use wavefront_core::sender::ConsoleSender;
+//! use wavefront_core::ApplicationTags;
+//!
+//! let registry = Registry::new();
+//! let tags = ApplicationTags::builder("Ordering", "styling").build()?;
+//! let reporter = Reporter::builder(registry.clone(), Arc::new(ConsoleSender::to_writer(std::io::sink())), tags)
+//!     .source("host-1")
+//!     .interval(Duration::from_secs(60))
+//!     .start();
+//! registry.counter("orders.count", &[("region", "eu")]).inc();
+//! let report = reporter.shutdown(Duration::from_secs(5));
+//! assert!(report.delivered >= 1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::collections::HashMap;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::config::DEFAULT_REPORT_INTERVAL;
+use crate::histogram::Distribution;
+use crate::registry::{Entry, Metric, Registry};
+use crate::sender::{DataKind, LineBatch, Sender, ShutdownReport};
+use crate::tags::ApplicationTags;
+use crate::wire::{Encoded, Granularity, MetricTemplate};
+
+/// Time between heartbeats.
+pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(300);
+/// The heartbeat metric.
+pub const HEARTBEAT_METRIC: &str = "~component.heartbeat";
+/// How long dropping a reporter may spend on its last report.
+const DROP_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The version as the diagnostics' `version` gauge encodes it:
+/// `major.MMPP` (0.1.0 is 0.0100).
+fn version_gauge() -> f64 {
+    let part = |s: &str| s.parse::<f64>().unwrap_or(0.0);
+    part(env!("CARGO_PKG_VERSION_MAJOR"))
+        + part(env!("CARGO_PKG_VERSION_MINOR")) / 100.0
+        + part(env!("CARGO_PKG_VERSION_PATCH")) / 10_000.0
+}
+
+/// Builds and starts a [`Reporter`].
+#[derive(Debug)]
+#[must_use]
+pub struct ReporterBuilder {
+    registry: Registry,
+    sender: Arc<dyn Sender>,
+    tags: ApplicationTags,
+    source: String,
+    interval: Duration,
+    components: Vec<String>,
+}
+
+impl ReporterBuilder {
+    /// The source of every point (default: the host name).
+    pub fn source(mut self, source: impl Into<String>) -> Self {
+        self.source = source.into();
+        self
+    }
+
+    /// Time between reports (default 60 s, at least 1 s).
+    pub fn interval(mut self, interval: Duration) -> Self {
+        self.interval = interval.max(Duration::from_secs(1));
+        self
+    }
+
+    /// Adds a component to the heartbeats (e.g. `axum`).
+    pub fn component(mut self, name: impl Into<String>) -> Self {
+        self.components.push(name.into());
+        self
+    }
+
+    /// Starts the reporting thread.
+    #[must_use]
+    pub fn start(self) -> Reporter {
+        let (stop, stopped) = mpsc::channel();
+        let state = Arc::new(State {
+            registry: self.registry,
+            sender: self.sender,
+            tags: self.tags,
+            source: self.source,
+            components: Mutex::new(self.components),
+            cycle: Mutex::new(Cycle::default()),
+        });
+        let worker = Arc::clone(&state);
+        let interval = self.interval;
+        let thread = std::thread::Builder::new()
+            .name("wavefront-reporter".into())
+            .spawn(move || worker.run(interval, &stopped))
+            .ok();
+        Reporter {
+            state,
+            stop: Mutex::new(Some(stop)),
+            thread: Mutex::new(thread),
+            report: Mutex::new(None),
+        }
+    }
+}
+
+/// Reports a [`Registry`] through a [`Sender`] from its own thread.
+#[derive(Debug)]
+pub struct Reporter {
+    state: Arc<State>,
+    stop: Mutex<Option<mpsc::Sender<Duration>>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    report: Mutex<Option<ShutdownReport>>,
+}
+
+impl Reporter {
+    /// Starts a reporter of `registry` to `sender`, labelled with `tags`.
+    pub fn builder(
+        registry: Registry,
+        sender: Arc<dyn Sender>,
+        tags: ApplicationTags,
+    ) -> ReporterBuilder {
+        ReporterBuilder {
+            registry,
+            sender,
+            tags,
+            source: crate::config::hostname(),
+            interval: DEFAULT_REPORT_INTERVAL,
+            components: Vec::new(),
+        }
+    }
+
+    /// The registry reported.
+    #[must_use]
+    pub fn registry(&self) -> &Registry {
+        &self.state.registry
+    }
+
+    /// The sender used.
+    #[must_use]
+    pub fn sender(&self) -> &Arc<dyn Sender> {
+        &self.state.sender
+    }
+
+    /// The application tags.
+    #[must_use]
+    pub fn application_tags(&self) -> &ApplicationTags {
+        &self.state.tags
+    }
+
+    /// The source of every point.
+    #[must_use]
+    pub fn source(&self) -> &str {
+        &self.state.source
+    }
+
+    /// Adds a component to the heartbeats (adapters call this); its first
+    /// heartbeat goes out with the next report.
+    pub fn add_component(&self, name: &str) {
+        if let Ok(mut components) = self.state.components.lock() {
+            if !components.iter().any(|c| c == name) {
+                components.push(name.to_owned());
+                if let Ok(mut cycle) = self.state.cycle.lock() {
+                    cycle.next_heartbeat = None;
+                }
+            }
+        }
+    }
+
+    /// Reports now, on the calling thread (completed minutes only).
+    pub fn report_now(&self) {
+        self.state.report(false);
+    }
+
+    /// Reports everything, the current partial minute included, flushes the
+    /// sender for at most `timeout` and stops. Later calls return the same
+    /// report.
+    pub fn shutdown(&self, timeout: Duration) -> ShutdownReport {
+        let stop = self.stop.lock().ok().and_then(|mut s| s.take());
+        if let Some(stop) = stop {
+            let deadline = Instant::now() + timeout;
+            let _ = stop.send(timeout);
+            let thread = self.thread.lock().ok().and_then(|mut t| t.take());
+            match thread {
+                Some(thread) => {
+                    let _ = thread.join();
+                }
+                // No thread was started: do its last report here.
+                None => self.state.finish(timeout),
+            }
+            let report = self
+                .state
+                .sender
+                .shutdown(deadline.saturating_duration_since(Instant::now()));
+            if let Ok(mut slot) = self.report.lock() {
+                *slot = Some(report);
+            }
+        }
+        self.report.lock().ok().and_then(|r| *r).unwrap_or_default()
+    }
+}
+
+impl Drop for Reporter {
+    fn drop(&mut self) {
+        self.shutdown(DROP_TIMEOUT);
+    }
+}
+
+/// What the reporting thread and the handle share.
+#[derive(Debug)]
+struct State {
+    registry: Registry,
+    sender: Arc<dyn Sender>,
+    tags: ApplicationTags,
+    source: String,
+    components: Mutex<Vec<String>>,
+    cycle: Mutex<Cycle>,
+}
+
+/// Reporter-side memory between reports.
+#[derive(Debug, Default)]
+struct Cycle {
+    /// Each series' encoded name and tags (series are never removed, so the
+    /// entry's address is a stable key while the registry lives).
+    templates: HashMap<usize, Result<MetricTemplate, crate::WireError>>,
+    /// Diagnostic counters' values at the last report.
+    reported: HashMap<String, u64>,
+    next_heartbeat: Option<Instant>,
+}
+
+impl State {
+    fn run(&self, interval: Duration, stop: &mpsc::Receiver<Duration>) {
+        let mut next = Instant::now() + interval;
+        self.report(false);
+        loop {
+            match stop.recv_timeout(next.saturating_duration_since(Instant::now())) {
+                Ok(timeout) => return self.finish(timeout),
+                Err(RecvTimeoutError::Disconnected) => return self.finish(DROP_TIMEOUT),
+                Err(RecvTimeoutError::Timeout) => {
+                    self.report(false);
+                    next += interval;
+                    let now = Instant::now();
+                    if next < now {
+                        next = now + interval; // fell behind: skip, do not burst
+                    }
+                }
+            }
+        }
+    }
+
+    /// The last report: every minute, then flush.
+    fn finish(&self, timeout: Duration) {
+        self.report(true);
+        self.sender.flush(timeout);
+    }
+
+    fn report(&self, everything: bool) {
+        let Ok(mut cycle) = self.cycle.lock() else {
+            return;
+        };
+        let now_s = self.registry.clock().now_ms() / 1000;
+        let mut points = LineBatch::new();
+        let mut histograms = LineBatch::new();
+        let mut invalid = (0u64, 0u64);
+        for entry in self.registry.entries() {
+            let key = Arc::as_ptr(&entry) as usize;
+            let template = cycle
+                .templates
+                .entry(key)
+                .or_insert_with(|| template(&entry, &self.source));
+            let Ok(template) = template else {
+                // A name or tag the format cannot carry: count it every report.
+                match entry.metric() {
+                    Metric::Histogram(h) => invalid.1 += take(h, everything).len() as u64,
+                    _ => invalid.0 += 1,
+                }
+                continue;
+            };
+            let ok = match entry.metric() {
+                Metric::Counter(c) => points
+                    .push_with(|b| template.write(b, c.count() as f64, Some(now_s)))
+                    .is_ok(),
+                Metric::Gauge(g) => points
+                    .push_with(|b| template.write(b, g.value(), Some(now_s)))
+                    .is_ok(),
+                Metric::FunctionGauge(g) => points
+                    .push_with(|b| template.write(b, g.value(), Some(now_s)))
+                    .is_ok(),
+                Metric::DeltaCounter(d) => {
+                    let value = d.take();
+                    points
+                        .push_with(|b| template.write_delta(b, value))
+                        .map(|_: Encoded| ())
+                        .is_ok()
+                }
+                Metric::Histogram(h) => {
+                    for d in take(h, everything) {
+                        let written = histograms.push_with(|b| {
+                            template.write_histogram(
+                                b,
+                                Granularity::Minute,
+                                Some(d.minute_ms),
+                                &d.centroids,
+                            )
+                        });
+                        invalid.1 += u64::from(written.is_err());
+                    }
+                    true
+                }
+            };
+            invalid.0 += u64::from(!ok);
+        }
+        self.heartbeats(&mut cycle, &mut points, now_s);
+        self.diagnostics(&mut cycle, &mut points, now_s, invalid);
+        self.sender.send(DataKind::Points, points);
+        if !histograms.is_empty() {
+            self.sender.send(DataKind::Histograms, histograms);
+        }
+    }
+
+    fn heartbeats(&self, cycle: &mut Cycle, points: &mut LineBatch, now_s: u64) {
+        let now = Instant::now();
+        if cycle.next_heartbeat.is_some_and(|at| now < at) {
+            return;
+        }
+        cycle.next_heartbeat = Some(now + HEARTBEAT_INTERVAL);
+        let Ok(components) = self.components.lock() else {
+            return;
+        };
+        let t = &self.tags;
+        for component in components.iter() {
+            let mut tags: Vec<(&str, &str)> = vec![
+                ("application", t.application()),
+                ("cluster", t.cluster()),
+                ("service", t.service()),
+                ("shard", t.shard()),
+                ("component", component),
+            ];
+            tags.extend(
+                t.custom_tags()
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str())),
+            );
+            let _ = points.push_with(|b| {
+                crate::wire::write_metric(
+                    b,
+                    HEARTBEAT_METRIC,
+                    1.0,
+                    Some(now_s),
+                    &self.source,
+                    &tags,
+                )
+            });
+        }
+    }
+
+    /// The SDK's own metrics: what the sender delivered, dropped and queued.
+    fn diagnostics(
+        &self,
+        cycle: &mut Cycle,
+        points: &mut LineBatch,
+        now_s: u64,
+        invalid: (u64, u64),
+    ) {
+        let stats = self.sender.stats();
+        stats.kind(DataKind::Points).add_invalid(invalid.0);
+        stats.kind(DataKind::Histograms).add_invalid(invalid.1);
+        let prefix = format!("~sdk.rust.core.sender.{}", stats.transport());
+        let t = &self.tags;
+        let tags = [("application", t.application()), ("service", t.service())];
+        let source = self.source.as_str();
+        let mut delta = |name: String, total: u64| {
+            let last = cycle.reported.insert(name.clone(), total).unwrap_or(0);
+            let value = total.saturating_sub(last) as f64;
+            let _ = points.push_with(|b| crate::wire::write_delta(b, &name, value, source, &tags));
+        };
+        for kind in DataKind::ALL {
+            let k = stats.kind(kind);
+            let base = format!("{prefix}.{}", kind.name());
+            delta(format!("{base}.valid.count"), k.valid());
+            delta(format!("{base}.invalid.count"), k.invalid());
+            delta(format!("{base}.dropped.count"), k.dropped());
+            delta(format!("{base}.report.errors.count"), k.report_errors());
+            for (status, n) in k.statuses() {
+                delta(format!("{base}.report.{status}.count"), n);
+            }
+        }
+        delta(
+            "~sdk.rust.core.registry.series.refused.count".into(),
+            self.registry.refused(),
+        );
+        delta(
+            "~sdk.rust.core.registry.series.conflicts.count".into(),
+            self.registry.conflicts(),
+        );
+        let mut gauge = |name: String, value: f64| {
+            let _ = points.push_with(|b| {
+                crate::wire::write_metric(b, &name, value, Some(now_s), source, &tags)
+            });
+        };
+        for kind in DataKind::ALL {
+            let k = stats.kind(kind);
+            gauge(
+                format!("{prefix}.{}.queue.size", kind.name()),
+                k.queue_size() as f64,
+            );
+            gauge(
+                format!("{prefix}.{}.queue.remaining_capacity", kind.name()),
+                k.remaining_capacity() as f64,
+            );
+        }
+        gauge(format!("{prefix}.version"), version_gauge());
+    }
+}
+
+fn take(histogram: &crate::histogram::WavefrontHistogram, everything: bool) -> Vec<Distribution> {
+    if everything {
+        histogram.take_all()
+    } else {
+        histogram.take_completed()
+    }
+}
+
+fn template(entry: &Entry, source: &str) -> Result<MetricTemplate, crate::WireError> {
+    let tags: Vec<(&str, &str)> = entry.tags().iter().map(|(k, v)| (&**k, &**v)).collect();
+    match entry.metric() {
+        Metric::DeltaCounter(_) => MetricTemplate::delta(entry.name(), source, &tags),
+        _ => MetricTemplate::new(entry.name(), source, &tags),
+    }
+}

@@ -1,0 +1,268 @@
+//! Senders: where encoded lines go.
+//!
+//! * [`ProxySender`]: a Wavefront proxy over raw TCP (metrics to port 2878,
+//!   spans and span logs to 30000 by default).
+//! * [`DirectSender`] (feature `direct`, on by default): direct ingestion over
+//!   HTTPS, `POST /report?f=…`, gzip, bearer token.
+//! * [`ConsoleSender`]: prints the lines, the default when nothing is
+//!   configured, so a newcomer sees exactly what would be sent.
+//!
+//! Every sender keeps one bounded queue per [`DataKind`] (50,000 lines by
+//! default) and delivers from its own thread: [`Sender::send`] never blocks
+//! and never does I/O. Lines that do not fit are dropped and counted in
+//! [`SenderStats`], which the reporter sends as the SDK's own diagnostic
+//! metrics.
+//!
+//! Implementing [`Sender`] for another transport: `send` must return at once
+//! (queue, do not write); `flush` and `shutdown` may block up to their
+//! timeout; count every line in [`SenderStats`] exactly once as valid
+//! (delivered) or dropped.
+//!
+//! ```
+//! use std::time::Duration;
+//! use wavefront_core::sender::{ConsoleSender, DataKind, LineBatch, Sender};
+//! use wavefront_core::wire;
+//!
+//! let sender = ConsoleSender::to_writer(Vec::new());
+//! let mut batch = LineBatch::new();
+//! batch.push_with(|buf| wire::write_metric(buf, "cpu.load", 0.5, None, "host-1", &[("env", "prod")]))?;
+//! sender.send(DataKind::Points, batch);
+//! assert!(sender.flush(Duration::from_secs(1)));
+//! assert_eq!(sender.stats().kind(DataKind::Points).valid(), 1);
+//! # Ok::<(), wavefront_core::WireError>(())
+//! ```
+
+mod console;
+#[cfg(feature = "direct")]
+mod direct;
+mod proxy;
+mod queue;
+mod stats;
+mod worker;
+
+use std::fmt;
+use std::time::Duration;
+
+pub use console::ConsoleSender;
+#[cfg(feature = "direct")]
+pub use direct::{DirectSender, DirectSenderBuilder, MAX_LINES_PER_REQUEST};
+pub use proxy::{ProxySender, ProxySenderBuilder, DEFAULT_METRICS_PORT, DEFAULT_TRACING_PORT};
+pub use stats::{KindStats, SenderStats};
+
+use crate::WireError;
+
+/// Default capacity of each queue, in lines.
+pub const DEFAULT_QUEUE_CAPACITY: usize = 50_000;
+
+/// The kinds of data; each has its own queue, destination and diagnostics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DataKind {
+    /// Metric points, including delta counters.
+    Points,
+    /// Histogram distributions.
+    Histograms,
+    /// Spans.
+    Spans,
+    /// Span logs.
+    SpanLogs,
+}
+
+impl DataKind {
+    /// All kinds.
+    pub const ALL: [DataKind; 4] = [
+        DataKind::Points,
+        DataKind::Histograms,
+        DataKind::Spans,
+        DataKind::SpanLogs,
+    ];
+
+    /// The name in diagnostic metrics (`points`, `histograms`, `spans`, `span_logs`).
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            DataKind::Points => "points",
+            DataKind::Histograms => "histograms",
+            DataKind::Spans => "spans",
+            DataKind::SpanLogs => "span_logs",
+        }
+    }
+
+    /// The `f=` format of the HTTP `/report` endpoint.
+    #[must_use]
+    pub const fn format(self) -> &'static str {
+        match self {
+            DataKind::Points => "wavefront",
+            DataKind::Histograms => "histogram",
+            DataKind::Spans => "trace",
+            DataKind::SpanLogs => "spanLogs",
+        }
+    }
+
+    pub(crate) const fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Complete lines of one kind in one buffer, as the reporter builds them
+/// with the [`wire`](crate::wire) encoders: no allocation per line.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct LineBatch {
+    text: String,
+    lines: usize,
+}
+
+impl LineBatch {
+    /// An empty batch.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Runs an encoder on the batch's buffer and counts the line it wrote
+    /// (an encoder that writes nothing, such as a delta of zero, adds none).
+    pub fn push_with<T>(
+        &mut self,
+        encode: impl FnOnce(&mut String) -> Result<T, WireError>,
+    ) -> Result<T, WireError> {
+        let before = self.text.len();
+        let result = encode(&mut self.text);
+        self.lines += self.text[before..].matches('\n').count();
+        result
+    }
+
+    /// Appends one already-encoded line (a `\n` is added if missing).
+    pub fn push_line(&mut self, line: &str) {
+        self.text.push_str(line);
+        if !line.ends_with('\n') {
+            self.text.push('\n');
+        }
+        self.lines += 1;
+    }
+
+    /// Number of lines.
+    #[must_use]
+    pub fn lines(&self) -> usize {
+        self.lines
+    }
+
+    /// The lines, each ending in `\n`.
+    #[must_use]
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// Whether there is no line.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.lines == 0
+    }
+
+    /// Removes and returns the first `n` lines.
+    pub(crate) fn split_lines(&mut self, n: usize) -> LineBatch {
+        if n >= self.lines {
+            return std::mem::take(self);
+        }
+        let end = self
+            .text
+            .match_indices('\n')
+            .nth(n.saturating_sub(1))
+            .map_or(0, |(i, _)| i + 1);
+        let rest = self.text.split_off(end);
+        let head = std::mem::replace(&mut self.text, rest);
+        self.lines -= n;
+        LineBatch {
+            text: head,
+            lines: n,
+        }
+    }
+
+    /// Appends another batch.
+    pub(crate) fn append(&mut self, other: LineBatch) {
+        self.text.push_str(&other.text);
+        self.lines += other.lines;
+    }
+}
+
+/// What [`Sender::shutdown`] could not deliver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ShutdownReport {
+    /// Lines delivered over the sender's life.
+    pub delivered: u64,
+    /// Lines dropped over the sender's life (full queues, refused data,
+    /// shutdown timeout).
+    pub dropped: u64,
+}
+
+/// Delivers lines to Wavefront. See the [module documentation](self).
+pub trait Sender: Send + Sync + fmt::Debug {
+    /// Queues lines for delivery and returns at once. What does not fit the
+    /// kind's queue is dropped and counted; after shutdown everything is.
+    fn send(&self, kind: DataKind, batch: LineBatch);
+
+    /// Delivers what is queued, waiting at most `timeout`; true if the
+    /// queues were emptied.
+    fn flush(&self, timeout: Duration) -> bool;
+
+    /// Flushes for at most `timeout`, then stops; what is left is dropped.
+    fn shutdown(&self, timeout: Duration) -> ShutdownReport;
+
+    /// The sender's counters.
+    fn stats(&self) -> &SenderStats;
+}
+
+impl<S: Sender + ?Sized> Sender for std::sync::Arc<S> {
+    fn send(&self, kind: DataKind, batch: LineBatch) {
+        (**self).send(kind, batch);
+    }
+    fn flush(&self, timeout: Duration) -> bool {
+        (**self).flush(timeout)
+    }
+    fn shutdown(&self, timeout: Duration) -> ShutdownReport {
+        (**self).shutdown(timeout)
+    }
+    fn stats(&self) -> &SenderStats {
+        (**self).stats()
+    }
+}
+
+impl<S: Sender + ?Sized> Sender for Box<S> {
+    fn send(&self, kind: DataKind, batch: LineBatch) {
+        (**self).send(kind, batch);
+    }
+    fn flush(&self, timeout: Duration) -> bool {
+        (**self).flush(timeout)
+    }
+    fn shutdown(&self, timeout: Duration) -> ShutdownReport {
+        (**self).shutdown(timeout)
+    }
+    fn stats(&self) -> &SenderStats {
+        (**self).stats()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_count_and_split_lines() {
+        let mut b = LineBatch::new();
+        b.push_line("a 1 source=h");
+        b.push_line("b 2 source=h\n");
+        b.push_with(|buf| {
+            buf.push_str("c 3 source=h\n");
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(b.lines(), 3);
+        let head = b.split_lines(2);
+        assert_eq!(
+            (head.text(), head.lines()),
+            ("a 1 source=h\nb 2 source=h\n", 2)
+        );
+        assert_eq!((b.text(), b.lines()), ("c 3 source=h\n", 1));
+        let all = b.split_lines(5);
+        assert_eq!(all.lines(), 1);
+        assert!(b.is_empty());
+    }
+}

@@ -1,0 +1,311 @@
+//! [`ProxySender`]: lines to a Wavefront proxy over raw TCP.
+
+use std::io::{self, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::worker::{Backoff, Delivery, Shared, Transport};
+use super::{DataKind, LineBatch, Sender, SenderStats, ShutdownReport, DEFAULT_QUEUE_CAPACITY};
+
+/// The proxy's default metrics port.
+pub const DEFAULT_METRICS_PORT: u16 = 2878;
+/// The proxy's default tracing port.
+pub const DEFAULT_TRACING_PORT: u16 = 30000;
+
+/// Sends to a Wavefront proxy over TCP: metrics (and histograms, unless a
+/// separate histogram port is set) to the metrics port, spans and span logs
+/// to the tracing port.
+///
+/// Connections are opened lazily, re-opened with exponential backoff and
+/// jitter after a failure, and checked for a close by the proxy before each
+/// write, so a restarted proxy is reconnected to without losing what was
+/// queued. Writes time out, so a stalled proxy never holds up the caller,
+/// only the delivery thread; meanwhile lines wait in the queues (bounded).
+///
+/// Raw TCP has no acknowledgements: lines already written into the socket
+/// when a proxy dies abruptly can be lost; what was still queued is not.
+///
+/// ```no_run
+/// use wavefront_core::sender::{ProxySender, Sender};
+///
+/// let sender = ProxySender::builder("127.0.0.1").metrics_port(2878).tracing_port(30000).build();
+/// # drop(sender);
+/// ```
+#[derive(Debug, Clone)]
+pub struct ProxySender {
+    shared: Arc<Shared>,
+}
+
+/// Builds a [`ProxySender`].
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct ProxySenderBuilder {
+    host: String,
+    metrics_port: u16,
+    histograms_port: Option<u16>,
+    tracing_port: u16,
+    queue_capacity: usize,
+    connect_timeout: Duration,
+    write_timeout: Duration,
+}
+
+impl ProxySender {
+    /// Starts a sender to the proxy on `host`.
+    pub fn builder(host: impl Into<String>) -> ProxySenderBuilder {
+        ProxySenderBuilder {
+            host: host.into(),
+            metrics_port: DEFAULT_METRICS_PORT,
+            histograms_port: None,
+            tracing_port: DEFAULT_TRACING_PORT,
+            queue_capacity: DEFAULT_QUEUE_CAPACITY,
+            connect_timeout: Duration::from_secs(2),
+            write_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl ProxySenderBuilder {
+    /// Port for metrics (default 2878).
+    pub fn metrics_port(mut self, port: u16) -> Self {
+        self.metrics_port = port;
+        self
+    }
+
+    /// A separate port for histograms (default: the metrics port).
+    pub fn histograms_port(mut self, port: u16) -> Self {
+        self.histograms_port = Some(port);
+        self
+    }
+
+    /// Port for spans and span logs (default 30000).
+    pub fn tracing_port(mut self, port: u16) -> Self {
+        self.tracing_port = port;
+        self
+    }
+
+    /// Lines each kind's queue holds (default 50,000).
+    pub fn queue_capacity(mut self, lines: usize) -> Self {
+        self.queue_capacity = lines;
+        self
+    }
+
+    /// How long a connection attempt may take (default 2 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// How long a write may block before the proxy counts as stalled
+    /// (default 5 s).
+    pub fn write_timeout(mut self, timeout: Duration) -> Self {
+        self.write_timeout = timeout;
+        self
+    }
+
+    /// Starts the sender and its delivery thread.
+    #[must_use]
+    pub fn build(self) -> ProxySender {
+        let endpoint = |port| Endpoint {
+            host: self.host.clone(),
+            port,
+            stream: None,
+            unfinished: Vec::new(),
+            connect_timeout: self.connect_timeout,
+            write_timeout: self.write_timeout,
+            backoff: Backoff::default(),
+        };
+        let mut endpoints = vec![endpoint(self.metrics_port), endpoint(self.tracing_port)];
+        let histograms = match self.histograms_port {
+            Some(port) => {
+                endpoints.push(endpoint(port));
+                2
+            }
+            None => 0,
+        };
+        let transport = TcpTransport {
+            endpoints,
+            route: [0, histograms, 1, 1],
+        };
+        let shared = Shared::new("proxy", self.queue_capacity);
+        shared.spawn("wavefront-proxy-sender", transport, Duration::from_secs(1));
+        ProxySender { shared }
+    }
+}
+
+impl Sender for ProxySender {
+    fn send(&self, kind: DataKind, batch: LineBatch) {
+        self.shared.send(kind, batch);
+    }
+
+    fn flush(&self, timeout: Duration) -> bool {
+        self.shared.flush(timeout)
+    }
+
+    fn shutdown(&self, timeout: Duration) -> ShutdownReport {
+        self.shared.shutdown(timeout)
+    }
+
+    fn stats(&self) -> &SenderStats {
+        &self.shared.stats
+    }
+}
+
+struct TcpTransport {
+    endpoints: Vec<Endpoint>,
+    /// Endpoint of each kind, by `DataKind::index`.
+    route: [usize; 4],
+}
+
+struct Endpoint {
+    host: String,
+    port: u16,
+    stream: Option<TcpStream>,
+    /// The rest of a line a timed-out write left half sent; it goes first on
+    /// the same connection, so the proxy never sees a broken line.
+    unfinished: Vec<u8>,
+    connect_timeout: Duration,
+    write_timeout: Duration,
+    backoff: Backoff,
+}
+
+impl Endpoint {
+    fn connect(&mut self) -> io::Result<()> {
+        if self.stream.as_ref().is_some_and(peer_closed) {
+            self.stream = None;
+            self.unfinished.clear();
+        }
+        if self.stream.is_none() {
+            let mut last = io::Error::new(io::ErrorKind::NotFound, "proxy host did not resolve");
+            for addr in (self.host.as_str(), self.port).to_socket_addrs()? {
+                match TcpStream::connect_timeout(&addr, self.connect_timeout) {
+                    Ok(stream) => {
+                        stream.set_nodelay(true)?;
+                        stream.set_write_timeout(Some(self.write_timeout))?;
+                        self.stream = Some(stream);
+                        break;
+                    }
+                    Err(e) => last = e,
+                }
+            }
+            if self.stream.is_none() {
+                return Err(last);
+            }
+        }
+        Ok(())
+    }
+
+    /// One `write` on the connection.
+    fn write_some(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        match self.stream.as_mut() {
+            Some(stream) => stream.write(bytes),
+            None => Err(io::ErrorKind::NotConnected.into()),
+        }
+    }
+
+    /// Writes `text`; on failure returns how many whole lines got through,
+    /// keeping the connection (and the unfinished line) after a timeout,
+    /// dropping it after any other error.
+    fn write(&mut self, text: &str) -> Result<(), usize> {
+        if self.connect().is_err() {
+            return Err(0);
+        }
+        while !self.unfinished.is_empty() {
+            let pending = std::mem::take(&mut self.unfinished);
+            match self.write_some(&pending) {
+                Ok(n) if n > 0 => self.unfinished = pending[n..].to_vec(),
+                result => {
+                    self.unfinished = pending;
+                    self.fail(
+                        &result
+                            .err()
+                            .unwrap_or_else(|| io::ErrorKind::WriteZero.into()),
+                    );
+                    return Err(0);
+                }
+            }
+        }
+        let bytes = text.as_bytes();
+        let mut written = 0;
+        while written < bytes.len() {
+            match self.write_some(&bytes[written..]) {
+                Ok(0) => {
+                    return Err(self.failed_at(text, written, &io::ErrorKind::WriteZero.into()))
+                }
+                Ok(n) => written += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(self.failed_at(text, written, &e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Lines delivered when a write stopped after `written` bytes.
+    fn failed_at(&mut self, text: &str, written: usize, error: &io::Error) -> usize {
+        let whole = text[..written].matches('\n').count();
+        let line_start = text[..written].rfind('\n').map_or(0, |i| i + 1);
+        let timed_out = matches!(
+            error.kind(),
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+        );
+        if timed_out && written > line_start {
+            // Finish this line later on the same connection; it counts as sent.
+            let line_end = text[written..]
+                .find('\n')
+                .map_or(text.len(), |i| written + i + 1);
+            self.unfinished = text.as_bytes()[written..line_end].to_vec();
+            return whole + 1;
+        }
+        self.fail(error);
+        whole
+    }
+
+    fn fail(&mut self, error: &io::Error) {
+        if !matches!(
+            error.kind(),
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+        ) {
+            self.stream = None;
+            self.unfinished.clear();
+        }
+    }
+}
+
+/// Whether the proxy closed the connection (a FIN or reset is waiting).
+fn peer_closed(stream: &TcpStream) -> bool {
+    if stream.set_nonblocking(true).is_err() {
+        return true;
+    }
+    let mut probe = [0u8; 1];
+    let closed = match stream.peek(&mut probe) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => e.kind() != io::ErrorKind::WouldBlock,
+    };
+    closed || stream.set_nonblocking(false).is_err()
+}
+
+impl Transport for TcpTransport {
+    fn max_batch(&self) -> usize {
+        10_000
+    }
+
+    fn accepts(&self, _kind: DataKind) -> bool {
+        true
+    }
+
+    fn deliver(&mut self, kind: DataKind, batch: &LineBatch, _stats: &SenderStats) -> Delivery {
+        match self.endpoints[self.route[kind.index()]].write(batch.text()) {
+            Ok(()) => Delivery::Done,
+            Err(delivered) => Delivery::Retry { delivered },
+        }
+    }
+
+    fn backoff(&mut self, kind: DataKind) -> Duration {
+        self.endpoints[self.route[kind.index()]].backoff.next()
+    }
+
+    fn recovered(&mut self, kind: DataKind) {
+        self.endpoints[self.route[kind.index()]].backoff.reset();
+    }
+}

@@ -1,0 +1,135 @@
+//! The bounded queue of one kind: lock-free, sized in lines, memory taken
+//! only for what is queued.
+
+use std::sync::atomic::Ordering;
+
+use crossbeam_queue::SegQueue;
+
+use super::{KindStats, LineBatch};
+
+#[derive(Debug, Default)]
+pub(crate) struct LineQueue {
+    batches: SegQueue<LineBatch>,
+}
+
+impl LineQueue {
+    /// Queues as many whole lines of `batch` as fit; the rest is dropped and
+    /// counted. Never blocks.
+    pub(crate) fn push(&self, mut batch: LineBatch, stats: &KindStats) {
+        let queued = stats.queued();
+        let mut current = queued.load(Ordering::Relaxed);
+        let take = loop {
+            let take = batch.lines().min(stats.capacity().saturating_sub(current));
+            match queued.compare_exchange_weak(
+                current,
+                current + take,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break take,
+                Err(actual) => current = actual,
+            }
+        };
+        let dropped = batch.lines() - take;
+        if dropped > 0 {
+            stats.add_dropped(dropped as u64);
+            batch = batch.split_lines(take);
+        }
+        if !batch.is_empty() {
+            self.batches.push(batch);
+        }
+    }
+
+    /// Takes the oldest batch. Its lines still count as queued until the
+    /// sender calls [`LineQueue::done`] (delivered or dropped), so a batch
+    /// being retried keeps its place in the capacity.
+    pub(crate) fn pop(&self) -> Option<LineBatch> {
+        self.batches.pop()
+    }
+
+    /// Takes batches up to `max_lines` in total (a larger first batch is
+    /// split), merged into one.
+    pub(crate) fn pop_up_to(&self, max_lines: usize) -> Option<LineBatch> {
+        let mut merged = self.pop()?;
+        if merged.lines() > max_lines {
+            let rest = merged.split_off_after(max_lines);
+            self.requeue_front(rest);
+            return Some(merged);
+        }
+        while merged.lines() < max_lines {
+            let Some(mut next) = self.pop() else { break };
+            if merged.lines() + next.lines() > max_lines {
+                let head = next.split_lines(max_lines - merged.lines());
+                merged.append(head);
+                self.requeue_front(next);
+                break;
+            }
+            merged.append(next);
+        }
+        Some(merged)
+    }
+
+    /// SegQueue has no push-front; a split remainder goes to the back, so
+    /// lines of one kind may be reordered when a batch exceeds the request
+    /// size. Wavefront does not depend on line order.
+    fn requeue_front(&self, batch: LineBatch) {
+        self.batches.push(batch);
+    }
+
+    /// Lines handled (delivered or dropped): frees their room.
+    pub(crate) fn done(&self, lines: usize, stats: &KindStats) {
+        stats.queued().fetch_sub(lines, Ordering::AcqRel);
+    }
+}
+
+impl LineBatch {
+    /// Keeps the first `n` lines, returns the rest.
+    pub(crate) fn split_off_after(&mut self, n: usize) -> LineBatch {
+        let head = self.split_lines(n);
+        std::mem::replace(self, head)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sender::DataKind;
+    use crate::sender::SenderStats;
+
+    fn batch(n: usize) -> LineBatch {
+        let mut b = LineBatch::new();
+        for i in 0..n {
+            b.push_line(&format!("m {i} source=h"));
+        }
+        b
+    }
+
+    #[test]
+    fn overflow_is_dropped_exactly() {
+        let stats = SenderStats::new("test", 10);
+        let kind = stats.kind(DataKind::Points);
+        let q = LineQueue::default();
+        q.push(batch(4), kind);
+        q.push(batch(4), kind);
+        q.push(batch(4), kind); // only 2 fit
+        assert_eq!((kind.queue_size(), kind.dropped()), (10, 2));
+        let all = q.pop_up_to(100).unwrap();
+        assert_eq!(all.lines(), 10);
+        assert!(all.text().ends_with("m 1 source=h\n"));
+        q.done(all.lines(), kind);
+        assert_eq!(kind.remaining_capacity(), 10);
+    }
+
+    #[test]
+    fn pop_up_to_splits_large_batches() {
+        let stats = SenderStats::new("test", 100);
+        let kind = stats.kind(DataKind::Points);
+        let q = LineQueue::default();
+        q.push(batch(7), kind);
+        q.push(batch(5), kind);
+        assert_eq!(q.pop_up_to(5).unwrap().lines(), 5);
+        assert_eq!(q.pop_up_to(5).unwrap().lines(), 5);
+        assert_eq!(q.pop_up_to(5).unwrap().lines(), 2);
+        assert!(q.pop_up_to(5).is_none());
+    }
+}
