@@ -33,9 +33,12 @@
 
 pub mod clock;
 pub mod config;
+mod cow_map;
+pub mod cpu;
 mod error;
 pub mod histogram;
 mod id;
+pub mod lifecycle;
 pub mod metric;
 pub mod naming;
 pub mod registry;
@@ -43,6 +46,7 @@ pub mod reporter;
 pub mod sanitize;
 pub mod sender;
 mod tags;
+pub mod trace;
 pub mod wire;
 
 pub use error::WireError;

@@ -1,14 +1,12 @@
 //! The metric registry: series keyed by name and tag set, found and added
 //! without locks.
 //!
-//! The registry is split into shards. Each shard is an immutable table behind
-//! a crossbeam-epoch pointer: a lookup pins the epoch, loads the table and
-//! searches it (no lock, no allocation); an insert copies the shard's table
-//! with the new series and swaps it in with a compare-and-swap, retrying
-//! (after looking again) if another thread got there first, so concurrent
-//! registrations of one key give one series. Old tables are freed once no
-//! reader can see them. Series are added rarely and looked up once per
-//! handle: adapters keep the handles they get.
+//! Series live in a sharded copy-on-write map on crossbeam-epoch: a lookup
+//! pins the epoch and searches one immutable table (no lock, no allocation);
+//! an insert swaps in a copy of the shard's table with a compare-and-swap,
+//! looking again if another thread got there first, so concurrent
+//! registrations of one key give one series. Series are added rarely and
+//! looked up once per handle: adapters keep the handles they get.
 //!
 //! Tags are a set: their order does not matter, and they are kept sorted by
 //! key, which is also the order they are written in (as the reference SDK
@@ -26,22 +24,18 @@
 //! assert_eq!(registry.len(), 1);
 //! ```
 
-#![allow(unsafe_code)]
-
 use std::collections::hash_map::RandomState;
 use std::fmt;
 use std::hash::{BuildHasher, Hash, Hasher};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use crossbeam_epoch::{self as epoch, Atomic, Owned};
-
 use crate::clock::Clock;
+use crate::cow_map::CowMap;
 use crate::histogram::{HistogramBuilder, WavefrontHistogram};
-use crate::metric::{Counter, DeltaCounter, FunctionGauge, Gauge, Padded};
+use crate::metric::{Counter, DeltaCounter, FunctionGauge, Gauge};
 use crate::wire::Tag;
 
-const SHARDS: usize = 32;
 /// Default cap on the number of series.
 pub const DEFAULT_MAX_SERIES: usize = 50_000;
 
@@ -112,52 +106,13 @@ fn distinct<T: Tag>(tags: &[T]) -> usize {
         .count()
 }
 
-/// One shard's series, sorted by hash.
-#[derive(Default)]
-struct Table(Vec<Arc<Entry>>);
-
-impl Table {
-    fn find<T: Tag>(&self, hash: u64, name: &str, tags: &[T]) -> Option<&Arc<Entry>> {
-        let start = self.0.partition_point(|e| e.hash < hash);
-        self.0[start..]
-            .iter()
-            .take_while(|e| e.hash == hash)
-            .find(|e| e.matches(hash, name, tags))
-    }
-
-    fn with(&self, entry: Arc<Entry>) -> Table {
-        let mut entries = Vec::with_capacity(self.0.len() + 1);
-        let at = self.0.partition_point(|e| e.hash <= entry.hash);
-        entries.extend_from_slice(&self.0[..at]);
-        entries.push(entry);
-        entries.extend_from_slice(&self.0[at..]);
-        Table(entries)
-    }
-}
-
 struct Inner {
-    shards: Box<[Padded<Atomic<Table>>]>,
+    series: CowMap<Entry>,
     hasher: RandomState,
-    len: AtomicUsize,
     max_series: usize,
     clock: Clock,
     refused: AtomicU64,
     conflicts: AtomicU64,
-}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        for shard in self.shards.iter() {
-            // SAFETY: the last handle to the registry is gone; nothing can
-            // reach the tables any more.
-            unsafe {
-                let table = shard.0.load(Ordering::Relaxed, epoch::unprotected());
-                if !table.is_null() {
-                    drop(table.into_owned());
-                }
-            }
-        }
-    }
 }
 
 /// The metric registry; cheap to clone (a handle).
@@ -190,11 +145,8 @@ impl RegistryBuilder {
     #[must_use]
     pub fn build(self) -> Registry {
         Registry(Arc::new(Inner {
-            shards: (0..SHARDS)
-                .map(|_| Padded(Atomic::new(Table::default())))
-                .collect(),
+            series: CowMap::new(),
             hasher: RandomState::new(),
-            len: AtomicUsize::new(0),
             max_series: self.max_series,
             clock: self.clock,
             refused: AtomicU64::new(0),
@@ -255,42 +207,16 @@ impl Registry {
         make: impl FnOnce() -> Metric,
     ) -> Option<Arc<Entry>> {
         let hash = self.hash(name, tags);
-        let shard = &self.0.shards[(hash as usize) % SHARDS].0;
-        let guard = epoch::pin();
-        let mut make = Some(make);
-        let mut fresh: Option<Arc<Entry>> = None;
-        loop {
-            let current = shard.load(Ordering::Acquire, &guard);
-            // SAFETY: tables are freed only through `defer_destroy` after being
-            // swapped out, so one loaded under `guard` lives until it drops.
-            let table = unsafe { current.as_ref() }?;
-            if let Some(found) = table.find(hash, name, tags) {
-                return Some(Arc::clone(found));
-            }
-            if self.0.len.load(Ordering::Relaxed) >= self.0.max_series {
-                self.0.refused.fetch_add(1, Ordering::Relaxed);
-                return None;
-            }
-            let entry = match (&fresh, make.take()) {
-                (Some(entry), _) => Arc::clone(entry),
-                (None, Some(make)) => {
-                    Arc::clone(fresh.insert(Arc::new(new_entry(hash, name, tags, make()))))
-                }
-                (None, None) => return None, // unreachable: `make` is taken with the first entry
-            };
-            let next = Owned::new(table.with(entry));
-            if shard
-                .compare_exchange(current, next, Ordering::AcqRel, Ordering::Acquire, &guard)
-                .is_ok()
-            {
-                self.0.len.fetch_add(1, Ordering::Relaxed);
-                // SAFETY: `current` is no longer reachable from the shard;
-                // readers that loaded it are pinned and keep it alive until
-                // they unpin.
-                unsafe { guard.defer_destroy(current) };
-                return fresh;
-            }
+        let found = self.0.series.get_or_insert(
+            hash,
+            |e| e.matches(hash, name, tags),
+            || new_entry(hash, name, tags, make()),
+            self.0.max_series,
+        );
+        if found.is_err() {
+            self.0.refused.fetch_add(1, Ordering::Relaxed);
         }
+        found.ok()
     }
 
     fn typed<M>(
@@ -425,21 +351,13 @@ impl Registry {
     /// Every series, as a snapshot (series added later are not in it).
     #[must_use]
     pub fn entries(&self) -> Vec<Arc<Entry>> {
-        let guard = epoch::pin();
-        let mut all = Vec::with_capacity(self.len());
-        for shard in self.0.shards.iter() {
-            // SAFETY: as in `entry`: the table lives while `guard` is pinned.
-            if let Some(table) = unsafe { shard.0.load(Ordering::Acquire, &guard).as_ref() } {
-                all.extend(table.0.iter().cloned());
-            }
-        }
-        all
+        self.0.series.values()
     }
 
     /// Number of series.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.0.len.load(Ordering::Relaxed)
+        self.0.series.len()
     }
 
     /// Whether no series is registered.

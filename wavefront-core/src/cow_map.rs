@@ -1,0 +1,202 @@
+//! A lock-free map for values that are added rarely and read often: the
+//! registry's series and the per-route handle caches.
+//!
+//! Shards of immutable tables behind crossbeam-epoch pointers. A lookup pins
+//! the epoch and searches one table (no lock, no allocation). An insert
+//! copies the shard's table with the new value and swaps it in with a
+//! compare-and-swap; if another thread swapped first it looks again before
+//! retrying, so one key never gets two values. Replaced tables are freed once
+//! no reader can see them. Values are never removed.
+//!
+//! Keys are not stored: callers give a 64-bit hash and an equality test on
+//! the value, so lookups work on borrowed data.
+
+#![allow(unsafe_code)]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use crossbeam_epoch::{self as epoch, Atomic, Owned};
+
+use crate::metric::Padded;
+
+const SHARDS: usize = 32;
+
+/// One shard's values, sorted by hash.
+type Table<V> = Vec<(u64, Arc<V>)>;
+
+pub(crate) struct CowMap<V> {
+    shards: Box<[Padded<Atomic<Table<V>>>]>,
+    len: AtomicUsize,
+}
+
+/// Why [`CowMap::get_or_insert`] returned no value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Full;
+
+impl<V> CowMap<V> {
+    pub(crate) fn new() -> Self {
+        CowMap {
+            shards: (0..SHARDS)
+                .map(|_| Padded(Atomic::new(Vec::new())))
+                .collect(),
+            len: AtomicUsize::new(0),
+        }
+    }
+
+    fn shard(&self, hash: u64) -> &Atomic<Table<V>> {
+        &self.shards[(hash as usize) % SHARDS].0
+    }
+
+    fn find(table: &Table<V>, hash: u64, eq: &impl Fn(&V) -> bool) -> Option<Arc<V>> {
+        let start = table.partition_point(|(h, _)| *h < hash);
+        table[start..]
+            .iter()
+            .take_while(|(h, _)| *h == hash)
+            .find(|(_, v)| eq(v))
+            .map(|(_, v)| Arc::clone(v))
+    }
+
+    /// The value with `hash` for which `eq` holds.
+    #[cfg(test)]
+    pub(crate) fn get(&self, hash: u64, eq: impl Fn(&V) -> bool) -> Option<Arc<V>> {
+        let guard = epoch::pin();
+        // SAFETY: tables are freed only through `defer_destroy` after being
+        // swapped out, so a table loaded under `guard` lives until it drops.
+        let table = unsafe { self.shard(hash).load(Ordering::Acquire, &guard).as_ref() }?;
+        Self::find(table, hash, &eq)
+    }
+
+    /// The existing value, or a new one from `make` if there are fewer than
+    /// `max` values.
+    pub(crate) fn get_or_insert(
+        &self,
+        hash: u64,
+        eq: impl Fn(&V) -> bool,
+        make: impl FnOnce() -> V,
+        max: usize,
+    ) -> Result<Arc<V>, Full> {
+        let shard = self.shard(hash);
+        let guard = epoch::pin();
+        let mut make = Some(make);
+        let mut fresh: Option<Arc<V>> = None;
+        loop {
+            let current = shard.load(Ordering::Acquire, &guard);
+            // SAFETY: as in `get`.
+            let Some(table) = (unsafe { current.as_ref() }) else {
+                return Err(Full);
+            };
+            if let Some(found) = Self::find(table, hash, &eq) {
+                return Ok(found);
+            }
+            if self.len.load(Ordering::Relaxed) >= max {
+                return Err(Full);
+            }
+            let value = match (&fresh, make.take()) {
+                (Some(value), _) => Arc::clone(value),
+                (None, Some(make)) => Arc::clone(fresh.insert(Arc::new(make()))),
+                (None, None) => return Err(Full), // unreachable: `make` goes with the first value
+            };
+            let at = table.partition_point(|(h, _)| *h <= hash);
+            let mut next = Vec::with_capacity(table.len() + 1);
+            next.extend(table[..at].iter().map(|(h, v)| (*h, Arc::clone(v))));
+            next.push((hash, Arc::clone(&value)));
+            next.extend(table[at..].iter().map(|(h, v)| (*h, Arc::clone(v))));
+            if shard
+                .compare_exchange(
+                    current,
+                    Owned::new(next),
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                    &guard,
+                )
+                .is_ok()
+            {
+                self.len.fetch_add(1, Ordering::Relaxed);
+                // SAFETY: `current` is no longer reachable from the shard;
+                // readers that loaded it are pinned and keep it alive until
+                // they unpin.
+                unsafe { guard.defer_destroy(current) };
+                return Ok(value);
+            }
+        }
+    }
+
+    /// Every value, as a snapshot.
+    pub(crate) fn values(&self) -> Vec<Arc<V>> {
+        let guard = epoch::pin();
+        let mut all = Vec::with_capacity(self.len());
+        for shard in self.shards.iter() {
+            // SAFETY: as in `get`.
+            if let Some(table) = unsafe { shard.0.load(Ordering::Acquire, &guard).as_ref() } {
+                all.extend(table.iter().map(|(_, v)| Arc::clone(v)));
+            }
+        }
+        all
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len.load(Ordering::Relaxed)
+    }
+}
+
+impl<V> Drop for CowMap<V> {
+    fn drop(&mut self) {
+        for shard in self.shards.iter() {
+            // SAFETY: `&mut self`: nothing else can reach the tables.
+            unsafe {
+                let table = shard.0.load(Ordering::Relaxed, epoch::unprotected());
+                if !table.is_null() {
+                    drop(table.into_owned());
+                }
+            }
+        }
+    }
+}
+
+impl<V> std::fmt::Debug for CowMap<V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CowMap").field("len", &self.len()).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::thread;
+
+    #[test]
+    fn one_value_per_key_under_contention() {
+        let map: CowMap<(u64, u64)> = CowMap::new();
+        thread::scope(|s| {
+            for t in 0..8u64 {
+                let map = &map;
+                s.spawn(move || {
+                    for k in 0..500u64 {
+                        // Colliding hashes on purpose: equality decides.
+                        let v = map
+                            .get_or_insert(k % 7, |v| v.0 == k, || (k, t), usize::MAX)
+                            .unwrap();
+                        assert_eq!(v.0, k);
+                    }
+                });
+            }
+        });
+        assert_eq!(map.len(), 500);
+        assert_eq!(map.values().len(), 500);
+        assert!(map.get(3, |v| v.0 == 10).is_some());
+        assert!(map.get(3, |v| v.0 == 11).is_none());
+    }
+
+    #[test]
+    fn refuses_past_the_limit() {
+        let map: CowMap<u64> = CowMap::new();
+        assert!(map.get_or_insert(1, |v| *v == 1, || 1, 2).is_ok());
+        assert!(map.get_or_insert(2, |v| *v == 2, || 2, 2).is_ok());
+        assert_eq!(map.get_or_insert(3, |v| *v == 3, || 3, 2), Err(Full));
+        assert!(
+            map.get_or_insert(1, |v| *v == 1, || 1, 2).is_ok(),
+            "existing keys are still found"
+        );
+    }
+}

@@ -1,0 +1,98 @@
+//! [`Instrumented`]: the future that produces a response, measured.
+
+use std::any::Any;
+use std::future::Future;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use pin_project_lite::pin_project;
+
+use super::RequestGuard;
+use crate::cpu::thread_time_ns;
+
+pin_project! {
+    /// Wraps the future that produces a response. Each poll adds the polling
+    /// thread's CPU time to the request; a handler that names itself is
+    /// noticed; the request counts in flight on its route from its first
+    /// `Pending`; and a panic is recorded as a 500 with its message before it
+    /// continues unwinding, as the framework would have it.
+    ///
+    /// It resolves to the inner output and the guard, which the adapter keeps
+    /// until the response body is done.
+    #[must_use = "futures do nothing unless polled"]
+    pub struct Instrumented<F> {
+        #[pin]
+        inner: F,
+        guard: Option<RequestGuard>,
+    }
+}
+
+impl<F> Instrumented<F> {
+    pub(super) fn new(inner: F, guard: RequestGuard) -> Self {
+        Instrumented {
+            inner,
+            guard: Some(guard),
+        }
+    }
+}
+
+impl<F> std::fmt::Debug for Instrumented<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Instrumented")
+            .field("guard", &self.guard)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The text of a panic payload.
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
+    match (
+        payload.downcast_ref::<&str>(),
+        payload.downcast_ref::<String>(),
+    ) {
+        (Some(s), _) => format!("panic: {s}"),
+        (_, Some(s)) => format!("panic: {s}"),
+        _ => "panic".to_owned(),
+    }
+}
+
+impl<F: Future> Future for Instrumented<F> {
+    type Output = (F::Output, RequestGuard);
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        // Polled again after completing: stay pending rather than panic.
+        let Some(guard) = this.guard.as_mut() else {
+            return Poll::Pending;
+        };
+        let cpu_start = if guard.measures_cpu() {
+            thread_time_ns()
+        } else {
+            None
+        };
+        let polled = catch_unwind(AssertUnwindSafe(|| this.inner.poll(cx)));
+        if let (Some(start), Some(end)) = (cpu_start, cpu_start.and_then(|_| thread_time_ns())) {
+            guard.add_cpu_ns(end.saturating_sub(start));
+        }
+        match polled {
+            Ok(Poll::Pending) => {
+                guard.resolve_handler(true);
+                Poll::Pending
+            }
+            Ok(Poll::Ready(output)) => {
+                guard.resolve_handler(false);
+                match this.guard.take() {
+                    Some(guard) => Poll::Ready((output, guard)),
+                    None => Poll::Pending,
+                }
+            }
+            Err(payload) => {
+                guard.set_status(500);
+                guard.set_error(panic_message(&*payload));
+                drop(this.guard.take()); // record before unwinding on
+                resume_unwind(payload)
+            }
+        }
+    }
+}

@@ -1,0 +1,394 @@
+//! The request lifecycle: what any server does to report every series and
+//! span of the framework SDKs' tables.
+//!
+//! An adapter describes each request through [`RequestInfo`], calls
+//! [`Instrumentation::start`] when it arrives, and keeps the returned
+//! [`RequestGuard`] until the response is complete: it sets the status when
+//! the response head is ready ([`RequestGuard::set_status`]) and drops the
+//! guard when the body has been sent or dropped. Dropping the guard records
+//! everything; a guard dropped early (client gone, handler panicked) still
+//! balances the in-flight gauges, so they never drift or go negative.
+//!
+//! # Implementing for another server
+//!
+//! ```
+//! use std::borrow::Cow;
+//! use wavefront_core::lifecycle::{Instrumentation, RequestInfo};
+//! use wavefront_core::registry::Registry;
+//! use wavefront_core::trace::{Headers, Tracer};
+//! use wavefront_core::ApplicationTags;
+//!
+//! struct MyRequest<'a> { method: &'a str, route: Option<&'a str>, headers: &'a [(&'a str, &'a str)] }
+//!
+//! impl RequestInfo for MyRequest<'_> {
+//!     fn method(&self) -> &str { self.method }
+//!     fn route(&self) -> Option<&str> { self.route }
+//!     fn url(&self) -> Cow<'_, str> { Cow::Borrowed("http://localhost/orders/42") }
+//!     fn headers(&self) -> &dyn Headers { &self.headers }
+//! }
+//!
+//! let app = ApplicationTags::builder("Ordering", "styling").build()?;
+//! let tracer = Tracer::builder(app.clone()).build();
+//! let instrumentation = Instrumentation::builder("my_server", Registry::new(), tracer, app).build();
+//!
+//! let mut guard = instrumentation.start(&MyRequest { method: "GET", route: Some("/orders/{id}"), headers: &[] });
+//! guard.set_handler("get_order");
+//! // … the handler runs …
+//! guard.set_status(200);
+//! drop(guard); // response sent: series and span recorded
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+#[cfg(feature = "http")]
+mod body;
+mod future;
+mod routes;
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+#[cfg(feature = "http")]
+pub use body::InstrumentedBody;
+pub use future::Instrumented;
+
+use crate::naming::Naming;
+use crate::registry::Registry;
+use crate::tags::ApplicationTags;
+use crate::trace::{Headers, SpanHandle, Tracer};
+use routes::{FuncHandles, RouteEntry, Routes};
+
+/// Default cap on distinct (route, method) pairs per component.
+pub const DEFAULT_MAX_ROUTES: usize = 1_000;
+
+/// What the SDK needs to know about a request; implemented by adapters.
+pub trait RequestInfo {
+    /// The HTTP method as received (`GET`). Non-standard methods are
+    /// recorded as `OTHER`.
+    fn method(&self) -> &str;
+    /// The matched route template (`/style/{id}/make`, `/files/<rest..>`),
+    /// or `None` when no route matched. Never the raw path.
+    fn route(&self) -> Option<&str>;
+    /// The request URL without the query, for the `http.url` span tag.
+    fn url(&self) -> Cow<'_, str>;
+    /// The request headers, for an incoming span context.
+    fn headers(&self) -> &dyn Headers;
+}
+
+/// Methods recorded by name; any other is `OTHER`, so clients cannot create
+/// series at will.
+fn method_name(method: &str) -> &'static str {
+    const KNOWN: [&str; 9] = [
+        "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE",
+    ];
+    KNOWN
+        .iter()
+        .find(|m| m.eq_ignore_ascii_case(method))
+        .copied()
+        .unwrap_or("OTHER")
+}
+
+/// Where a handler announces its name, set from inside the framework's
+/// routing (e.g. a wrapper handler) and read by the guard.
+#[derive(Debug, Clone, Default)]
+pub struct HandlerSlot(Arc<OnceLock<Cow<'static, str>>>);
+
+impl HandlerSlot {
+    /// Records the handler's name (the first one wins).
+    pub fn set(&self, name: impl Into<Cow<'static, str>>) {
+        let _ = self.0.set(name.into());
+    }
+
+    /// The name, once set.
+    #[must_use]
+    pub fn get(&self) -> Option<&str> {
+        self.0.get().map(|n| &**n)
+    }
+}
+
+struct Inner {
+    naming: Naming,
+    tracer: Tracer,
+    routes: Routes,
+    cpu: bool,
+}
+
+/// Everything one component (an axum app, a warp server, …) needs to report
+/// its requests; cheap to clone.
+#[derive(Clone)]
+pub struct Instrumentation(Arc<Inner>);
+
+/// Builds an [`Instrumentation`].
+#[must_use]
+pub struct InstrumentationBuilder {
+    component: String,
+    registry: Registry,
+    tracer: Tracer,
+    app: ApplicationTags,
+    max_routes: usize,
+    cpu: bool,
+}
+
+impl fmt::Debug for InstrumentationBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InstrumentationBuilder")
+            .field("component", &self.component)
+            .field("max_routes", &self.max_routes)
+            .field("cpu", &self.cpu)
+            .finish_non_exhaustive()
+    }
+}
+
+impl InstrumentationBuilder {
+    /// Most distinct (route, method) pairs (default 1,000); requests on
+    /// further routes are recorded under the route `overflow` and counted in
+    /// `~sdk.rust.<component>.routes.overflow.count`.
+    pub fn max_routes(mut self, max: usize) -> Self {
+        self.max_routes = max.max(1);
+        self
+    }
+
+    /// Whether to measure each request's CPU time for the `cpu_ns`
+    /// histograms (default on). Each poll of a request's future then costs
+    /// two `clock_gettime` calls (a few hundred nanoseconds); off, the
+    /// histogram is not sent.
+    pub fn cpu_time(mut self, on: bool) -> Self {
+        self.cpu = on;
+        self
+    }
+
+    /// The instrumentation.
+    #[must_use]
+    pub fn build(self) -> Instrumentation {
+        let naming = Naming::new(&self.component);
+        let routes = Routes::new(&naming, &self.app, self.registry, self.max_routes);
+        Instrumentation(Arc::new(Inner {
+            naming,
+            tracer: self.tracer,
+            routes,
+            cpu: self.cpu,
+        }))
+    }
+}
+
+impl Instrumentation {
+    /// Starts the instrumentation of `component` (`axum`, …), recording into
+    /// `registry` and `tracer`.
+    pub fn builder(
+        component: impl Into<String>,
+        registry: Registry,
+        tracer: Tracer,
+        app: ApplicationTags,
+    ) -> InstrumentationBuilder {
+        InstrumentationBuilder {
+            component: component.into(),
+            registry,
+            tracer,
+            app,
+            max_routes: DEFAULT_MAX_ROUTES,
+            cpu: true,
+        }
+    }
+
+    /// The component name (the series prefix).
+    #[must_use]
+    pub fn component(&self) -> &str {
+        self.0.naming.component()
+    }
+
+    /// The tracer.
+    #[must_use]
+    pub fn tracer(&self) -> &Tracer {
+        &self.0.tracer
+    }
+
+    /// A request arrived: counts it in flight and starts its span (as a child
+    /// of an incoming context in its headers, if any).
+    #[must_use]
+    pub fn start(&self, request: &(impl RequestInfo + ?Sized)) -> RequestGuard {
+        let inner = &*self.0;
+        inner.routes.total_inflight().inc();
+        let method = method_name(request.method());
+        let route = request
+            .route()
+            .map(|template| inner.routes.route(template, method));
+        let component = inner.naming.component().to_owned();
+        let mut span = inner.tracer.span(Cow::Borrowed("request"));
+        if let Some(parent) = inner.tracer.extract(request.headers()) {
+            span = span.child_of(&parent);
+        }
+        let span = span
+            .tag("component", component)
+            .tag("span.kind", "server")
+            .tag("http.method", method)
+            .tag("http.url", request.url().into_owned())
+            .start();
+        RequestGuard {
+            inst: self.clone(),
+            method,
+            route,
+            func: None,
+            slot: HandlerSlot::default(),
+            status: None,
+            error: None,
+            started: Instant::now(),
+            cpu_ns: 0,
+            span,
+        }
+    }
+}
+
+impl fmt::Debug for Instrumentation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Instrumentation")
+            .field("component", &self.component())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Status recorded for a request whose response was never produced (the
+/// client went away first), as nginx and Envoy do.
+pub const CLIENT_CLOSED_REQUEST: u16 = 499;
+
+/// One request in flight; dropping it records the request.
+pub struct RequestGuard {
+    inst: Instrumentation,
+    method: &'static str,
+    route: Option<Arc<RouteEntry>>,
+    /// The handler the per-route in-flight gauge is counted on.
+    func: Option<Arc<FuncHandles>>,
+    slot: HandlerSlot,
+    status: Option<u16>,
+    error: Option<Cow<'static, str>>,
+    started: Instant,
+    cpu_ns: u64,
+    span: SpanHandle,
+}
+
+impl RequestGuard {
+    /// The slot a handler wrapper fills with the handler's name; adapters put
+    /// a clone where the handler can reach it (a request extension).
+    #[must_use]
+    pub fn handler_slot(&self) -> HandlerSlot {
+        self.slot.clone()
+    }
+
+    /// The request's span, for handlers (tags, logs, child spans).
+    #[must_use]
+    pub fn span(&self) -> &SpanHandle {
+        &self.span
+    }
+
+    /// Names the handler (the `<p>.func` tag and the span's operation).
+    pub fn set_handler(&mut self, name: impl Into<Cow<'static, str>>) {
+        self.slot.set(name);
+        self.resolve_handler(false);
+    }
+
+    /// Counts the request in flight on its route once the handler is known.
+    /// With `assume_fallback`, a matched route whose handler has not named
+    /// itself uses the fallback name (`GET /style/{id}/make`); a handler that
+    /// names itself later takes the count over.
+    pub(crate) fn resolve_handler(&mut self, assume_fallback: bool) {
+        let Some(route) = &self.route else { return };
+        let wanted = match (self.slot.get(), &self.func) {
+            (Some(name), Some(current)) if current.func() == name => return,
+            (Some(name), _) => route.func(name),
+            (None, None) if assume_fallback => route.fallback(),
+            (None, _) => return,
+        };
+        wanted.inflight().inc();
+        if let Some(previous) = self.func.replace(wanted) {
+            previous.inflight().dec();
+        }
+    }
+
+    /// The response status (when the response head is ready).
+    pub fn set_status(&mut self, status: u16) {
+        self.status = Some(status);
+    }
+
+    /// Marks the request failed, with a message for the span log (the status
+    /// is recorded as is; a panic is recorded as 500).
+    pub fn set_error(&mut self, message: impl Into<Cow<'static, str>>) {
+        self.error = Some(message.into());
+    }
+
+    /// Adds CPU time spent on this request.
+    pub fn add_cpu_ns(&mut self, ns: u64) {
+        self.cpu_ns = self.cpu_ns.saturating_add(ns);
+    }
+
+    /// Whether CPU time is measured.
+    #[must_use]
+    pub fn measures_cpu(&self) -> bool {
+        self.inst.0.cpu
+    }
+
+    /// Wraps the future that produces the response: CPU time per poll,
+    /// handler names, panics.
+    pub fn instrument<F>(self, future: F) -> Instrumented<F> {
+        Instrumented::new(future, self)
+    }
+
+    fn finish(&mut self) {
+        let inst = Arc::clone(&self.inst.0);
+        inst.routes.total_inflight().dec();
+        let counted = self.func.take();
+        if let Some(func) = &counted {
+            func.inflight().dec();
+        }
+        let status = self.status.unwrap_or(CLIENT_CLOSED_REQUEST);
+        let named = self.slot.get();
+        // Unmatched: no route, or a route that refused the method (405)
+        // before any handler ran.
+        let unmatched = self.route.is_none() || (named.is_none() && status == 405);
+        let func = match (&self.route, counted, named) {
+            (Some(_), Some(func), _) if !unmatched => func,
+            (Some(route), _, Some(name)) => route.func(name),
+            (Some(route), _, None) if !unmatched => route.fallback(),
+            _ => inst.routes.unmatched(self.method).fallback(),
+        };
+        let elapsed_ns = self.started.elapsed().as_nanos().min(u128::from(u64::MAX)) as u64;
+        let cpu_ns = inst.cpu.then_some(self.cpu_ns);
+        inst.routes.record(&func, status, elapsed_ns, cpu_ns);
+
+        let span = &self.span;
+        span.set_operation(func.func().to_owned());
+        span.set_tag(inst.naming.func_key().to_owned(), func.func().to_owned());
+        span.set_tag("http.status_code", status.to_string());
+        let error_status = crate::naming::is_error_status(status);
+        if error_status || self.error.is_some() {
+            span.set_error();
+            let message = self
+                .error
+                .take()
+                .unwrap_or_else(|| format!("HTTP {status}").into());
+            span.log(vec![
+                ("event".into(), "error".into()),
+                ("message".into(), message),
+            ]);
+        }
+        span.finish();
+    }
+}
+
+impl Drop for RequestGuard {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+impl fmt::Debug for RequestGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequestGuard")
+            .field("method", &self.method)
+            .field("handler", &self.slot.get())
+            .field("status", &self.status)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,297 @@
+//! Per-route metric handles, resolved once and cached without locks, so a
+//! request costs a few atomic operations and no allocation once its route,
+//! handler and status have been seen.
+//!
+//! route (template, method) → handler → status → handles
+
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
+use std::sync::Arc;
+
+use crate::cow_map::CowMap;
+use crate::histogram::WavefrontHistogram;
+use crate::metric::{Counter, DeltaCounter, Gauge};
+use crate::naming::{Endpoint, Level, Naming, RouteTemplate, Series, UNMATCHED_ROUTE};
+use crate::registry::Registry;
+use crate::tags::ApplicationTags;
+
+/// The route requests on routes past the cap are recorded under.
+pub(crate) const OVERFLOW_ROUTE: &str = "overflow";
+
+/// What creating handles needs.
+struct Ctx {
+    registry: Registry,
+    naming: Naming,
+    app: ApplicationTags,
+    hasher: RandomState,
+}
+
+impl Ctx {
+    fn counter(&self, s: &Series) -> Counter {
+        self.registry.counter(&s.name, &s.tags)
+    }
+    fn delta(&self, s: &Series) -> DeltaCounter {
+        self.registry.delta_counter(&s.name, &s.tags)
+    }
+}
+
+/// A counter at the source level and delta counters at the four aggregated
+/// levels.
+struct LevelHandles {
+    source: Counter,
+    aggregated: [DeltaCounter; 4],
+}
+
+impl LevelHandles {
+    fn new(ctx: &Ctx, series: impl Fn(Level) -> Series) -> Self {
+        LevelHandles {
+            source: ctx.counter(&series(Level::Source)),
+            aggregated: Level::AGGREGATED.map(|level| ctx.delta(&series(level))),
+        }
+    }
+
+    fn inc(&self) {
+        self.source.inc();
+        for delta in &self.aggregated {
+            delta.inc();
+        }
+    }
+}
+
+pub(crate) struct Routes {
+    ctx: Arc<Ctx>,
+    total_inflight: Gauge,
+    completed: LevelHandles,
+    errors: LevelHandles,
+    routes: CowMap<RouteEntry>,
+    max_routes: usize,
+    overflowed: Counter,
+}
+
+impl Routes {
+    pub(crate) fn new(
+        naming: &Naming,
+        app: &ApplicationTags,
+        registry: Registry,
+        max_routes: usize,
+    ) -> Self {
+        let ctx = Arc::new(Ctx {
+            registry,
+            naming: naming.clone(),
+            app: app.clone(),
+            hasher: RandomState::new(),
+        });
+        let overflowed = ctx.registry.counter(
+            &format!("~sdk.rust.{}.routes.overflow.count", naming.component()),
+            &[
+                ("application", app.application()),
+                ("service", app.service()),
+            ],
+        );
+        Routes {
+            total_inflight: ctx.registry.gauge(
+                &naming.total_inflight(app).name,
+                &naming.total_inflight(app).tags,
+            ),
+            completed: LevelHandles::new(&ctx, |level| naming.completed(app, level)),
+            errors: LevelHandles::new(&ctx, |level| naming.errors(app, level)),
+            routes: CowMap::new(),
+            max_routes,
+            overflowed,
+            ctx,
+        }
+    }
+
+    pub(crate) fn total_inflight(&self) -> &Gauge {
+        &self.total_inflight
+    }
+
+    /// The entry keyed `key` + `method`, named after `template`.
+    fn entry(
+        &self,
+        key: &str,
+        template: &str,
+        method: &'static str,
+        fallback: &str,
+        limit: usize,
+    ) -> Option<Arc<RouteEntry>> {
+        let hash = self.ctx.hasher.hash_one((key, method));
+        self.routes
+            .get_or_insert(
+                hash,
+                |e| &*e.key == key && e.method == method,
+                || RouteEntry {
+                    key: key.into(),
+                    method,
+                    route: RouteTemplate::new(template),
+                    fallback: fallback.into(),
+                    funcs: CowMap::new(),
+                    ctx: Arc::clone(&self.ctx),
+                },
+                limit,
+            )
+            .ok()
+    }
+
+    /// The route `template` + `method`, or the overflow route past the cap.
+    pub(crate) fn route(&self, template: &str, method: &'static str) -> Arc<RouteEntry> {
+        let fallback = format!("{method} {template}");
+        if let Some(entry) = self.entry(template, template, method, &fallback, self.max_routes) {
+            return entry;
+        }
+        self.overflowed.inc();
+        self.fixed(OVERFLOW_ROUTE, method)
+    }
+
+    /// The route of requests that matched none.
+    pub(crate) fn unmatched(&self, method: &'static str) -> Arc<RouteEntry> {
+        self.fixed(UNMATCHED_ROUTE, method)
+    }
+
+    /// A route outside the cap (unmatched, overflow): the method set is
+    /// bounded, so these are too. A NUL prefix keeps their keys apart from
+    /// any real template.
+    fn fixed(&self, name: &'static str, method: &'static str) -> Arc<RouteEntry> {
+        let key = format!("\u{0}{name}");
+        match self.entry(&key, name, method, name, usize::MAX) {
+            Some(entry) => entry,
+            // Unreachable (no limit); a fresh, unshared entry still records correctly.
+            None => Arc::new(RouteEntry {
+                key: key.into(),
+                method,
+                route: RouteTemplate::new(name),
+                fallback: name.into(),
+                funcs: CowMap::new(),
+                ctx: Arc::clone(&self.ctx),
+            }),
+        }
+    }
+
+    /// Records one response.
+    pub(crate) fn record(
+        &self,
+        func: &FuncHandles,
+        status: u16,
+        elapsed_ns: u64,
+        cpu_ns: Option<u64>,
+    ) {
+        let handles = func.status(status);
+        handles.counts.inc();
+        handles.latency.record(elapsed_ns);
+        if let Some(cpu) = cpu_ns {
+            handles.cpu.record(cpu);
+        }
+        self.completed.inc();
+        if crate::naming::is_error_status(status) {
+            self.errors.inc();
+        }
+    }
+}
+
+/// One (route template, method).
+pub(crate) struct RouteEntry {
+    /// The cache key: the template as the framework gave it.
+    key: Box<str>,
+    method: &'static str,
+    route: RouteTemplate,
+    /// The handler name used when the handler does not name itself.
+    fallback: Box<str>,
+    funcs: CowMap<FuncHandles>,
+    ctx: Arc<Ctx>,
+}
+
+impl RouteEntry {
+    /// The handles of handler `name` on this route.
+    pub(crate) fn func(&self, name: &str) -> Arc<FuncHandles> {
+        let hash = self.ctx.hasher.hash_one(name);
+        let make = || {
+            let endpoint = Endpoint {
+                route: &self.route,
+                method: self.method,
+                func: name,
+            };
+            let inflight = self.ctx.naming.request_inflight(&self.ctx.app, &endpoint);
+            FuncHandles {
+                func: name.into(),
+                route: self.route.clone(),
+                method: self.method,
+                inflight: self.ctx.registry.gauge(&inflight.name, &inflight.tags),
+                statuses: CowMap::new(),
+                ctx: Arc::clone(&self.ctx),
+            }
+        };
+        match self
+            .funcs
+            .get_or_insert(hash, |f| &*f.func == name, make, usize::MAX)
+        {
+            Ok(func) => func,
+            Err(_) => Arc::new(make()),
+        }
+    }
+
+    /// The handles of the fallback handler name.
+    pub(crate) fn fallback(&self) -> Arc<FuncHandles> {
+        self.func(&self.fallback)
+    }
+}
+
+/// One handler on one route.
+pub(crate) struct FuncHandles {
+    func: Box<str>,
+    route: RouteTemplate,
+    method: &'static str,
+    inflight: Gauge,
+    statuses: CowMap<StatusHandles>,
+    ctx: Arc<Ctx>,
+}
+
+/// The series of one status of one handler on one route.
+struct StatusHandles {
+    status: u16,
+    counts: LevelHandles,
+    latency: WavefrontHistogram,
+    cpu: WavefrontHistogram,
+}
+
+impl FuncHandles {
+    pub(crate) fn func(&self) -> &str {
+        &self.func
+    }
+
+    pub(crate) fn inflight(&self) -> &Gauge {
+        &self.inflight
+    }
+
+    fn status(&self, status: u16) -> Arc<StatusHandles> {
+        let make = || {
+            let ctx = &*self.ctx;
+            let endpoint = Endpoint {
+                route: &self.route,
+                method: self.method,
+                func: &self.func,
+            };
+            let latency = ctx.naming.latency(&ctx.app, &endpoint, status);
+            let cpu = ctx.naming.cpu_ns(&ctx.app, &endpoint, status);
+            StatusHandles {
+                status,
+                counts: LevelHandles::new(ctx, |level| {
+                    ctx.naming.response(&ctx.app, &endpoint, status, level)
+                }),
+                // Recorded in nanoseconds, reported in (fractional) milliseconds.
+                latency: ctx
+                    .registry
+                    .histogram_with(&latency.name, &latency.tags, |b| b.scale(1e-6)),
+                cpu: ctx.registry.histogram(&cpu.name, &cpu.tags),
+            }
+        };
+        match self.statuses.get_or_insert(
+            u64::from(status),
+            |s| s.status == status,
+            make,
+            usize::MAX,
+        ) {
+            Ok(handles) => handles,
+            Err(_) => Arc::new(make()),
+        }
+    }
+}

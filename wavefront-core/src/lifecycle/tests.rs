@@ -1,0 +1,431 @@
+use super::*;
+use crate::metric::Gauge;
+use crate::registry::{Entry, Metric};
+use crate::trace::FinishedSpan;
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+struct Req {
+    method: &'static str,
+    route: Option<&'static str>,
+    headers: &'static [(&'static str, &'static str)],
+}
+
+impl RequestInfo for Req {
+    fn method(&self) -> &str {
+        self.method
+    }
+    fn route(&self) -> Option<&str> {
+        self.route
+    }
+    fn url(&self) -> Cow<'_, str> {
+        Cow::Borrowed("http://127.0.0.1:8080/style/blue/make")
+    }
+    fn headers(&self) -> &dyn Headers {
+        &self.headers
+    }
+}
+
+fn get(route: Option<&'static str>) -> Req {
+    Req {
+        method: "GET",
+        route,
+        headers: &[],
+    }
+}
+
+fn setup() -> (Registry, Tracer, Instrumentation) {
+    let app = ApplicationTags::builder("Ordering", "styling")
+        .cluster("us-west-1")
+        .shard("primary")
+        .build()
+        .unwrap();
+    let registry = Registry::new();
+    let tracer = Tracer::builder(app.clone()).source("host-1").build();
+    let inst = Instrumentation::builder("axum", registry.clone(), tracer.clone(), app)
+        .max_routes(3)
+        .build();
+    (registry, tracer, inst)
+}
+
+fn find<'a>(entries: &'a [Arc<Entry>], name: &str) -> Option<&'a Arc<Entry>> {
+    entries.iter().find(|e| e.name() == name)
+}
+
+fn count(entries: &[Arc<Entry>], name: &str) -> f64 {
+    match find(entries, name).map(|e| e.metric()) {
+        Some(Metric::Counter(c)) => c.count() as f64,
+        Some(Metric::DeltaCounter(d)) => d.peek(),
+        Some(Metric::Gauge(g)) => g.value(),
+        other => panic!("{name}: {other:?}"),
+    }
+}
+
+fn names(entries: &[Arc<Entry>]) -> Vec<&str> {
+    let mut names: Vec<&str> = entries.iter().map(|e| e.name()).collect();
+    names.sort_unstable();
+    names
+}
+
+/// Polls a future to completion on this thread, returning how many times it
+/// was pending.
+fn block_on<F: Future>(future: F) -> (F::Output, usize) {
+    let mut future = pin!(future);
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut pending = 0;
+    loop {
+        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+            return (out, pending);
+        }
+        pending += 1;
+    }
+}
+
+/// A future that is pending `n` times, then ready.
+struct PendingFor(usize);
+impl Future for PendingFor {
+    type Output = ();
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 == 0 {
+            return Poll::Ready(());
+        }
+        self.0 -= 1;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+fn spans(tracer: &Tracer) -> Vec<FinishedSpan> {
+    tracer.take_finished()
+}
+
+#[test]
+fn a_named_request_records_every_series_of_the_tables() {
+    let (registry, tracer, inst) = setup();
+    let mut guard = inst.start(&get(Some("/style/{id}/make")));
+    guard.set_handler("make_shirts");
+    let inflight = "axum.request.style.id.make.GET.inflight.value";
+    assert_eq!(count(&registry.entries(), inflight), 1.0);
+    assert_eq!(
+        count(&registry.entries(), "axum.total_requests.inflight.value"),
+        1.0
+    );
+    guard.set_status(200);
+    drop(guard);
+
+    let e = registry.entries();
+    assert_eq!(count(&e, inflight), 0.0);
+    assert_eq!(count(&e, "axum.total_requests.inflight.value"), 0.0);
+    assert_eq!(
+        count(&e, "axum.response.style.id.make.GET.200.cumulative.count"),
+        1.0
+    );
+    for level in ["shard", "service", "cluster", "application"] {
+        assert_eq!(
+            count(
+                &e,
+                &format!("axum.response.style.id.make.GET.200.aggregated_per_{level}.count")
+            ),
+            1.0
+        );
+        assert_eq!(
+            count(
+                &e,
+                &format!("axum.response.completed.aggregated_per_{level}.count")
+            ),
+            1.0
+        );
+        assert_eq!(
+            count(
+                &e,
+                &format!("axum.response.errors.aggregated_per_{level}.count")
+            ),
+            0.0
+        );
+    }
+    assert_eq!(
+        count(&e, "axum.response.completed.aggregated_per_source.count"),
+        1.0
+    );
+    let Some(Metric::Histogram(latency)) =
+        find(&e, "axum.response.style.id.make.summary.GET.200.latency").map(|e| e.metric())
+    else {
+        panic!("latency histogram")
+    };
+    assert_eq!(latency.take_all()[0].count(), 1);
+    assert!(find(&e, "axum.response.style.id.make.summary.GET.200.cpu_ns").is_some());
+    let func_tag = find(&e, inflight)
+        .unwrap()
+        .tags()
+        .iter()
+        .find(|(k, _)| &**k == "axum.func")
+        .map(|(_, v)| v.to_string());
+    assert_eq!(func_tag.as_deref(), Some("make_shirts"));
+
+    let spans = spans(&tracer);
+    assert_eq!(spans.len(), 1);
+    let span = &spans[0];
+    assert_eq!(span.data.operation, "make_shirts");
+    let tags: Vec<(&str, &str)> = span.data.tags.iter().map(|(k, v)| (&**k, &**v)).collect();
+    assert_eq!(
+        tags,
+        [
+            ("application", "Ordering"),
+            ("service", "styling"),
+            ("cluster", "us-west-1"),
+            ("shard", "primary"),
+            ("component", "axum"),
+            ("span.kind", "server"),
+            ("http.method", "GET"),
+            ("http.url", "http://127.0.0.1:8080/style/blue/make"),
+            ("axum.func", "make_shirts"),
+            ("http.status_code", "200"),
+        ]
+    );
+    assert!(span.data.logs.is_empty());
+}
+
+#[test]
+fn an_incoming_context_becomes_the_parent() {
+    let (_, tracer, inst) = setup();
+    let mut req = get(Some("/x"));
+    req.headers = &[
+        ("wf-ot-traceid", "11111111-2222-4333-8444-555555555555"),
+        ("wf-ot-spanid", "66666666-7777-4888-9999-aaaaaaaaaaaa"),
+    ];
+    let mut guard = inst.start(&req);
+    guard.set_status(200);
+    drop(guard);
+    let span = spans(&tracer).remove(0);
+    assert_eq!(
+        span.data.context.trace_id.to_string(),
+        "11111111-2222-4333-8444-555555555555"
+    );
+    assert_eq!(
+        span.data.parents[0].to_string(),
+        "66666666-7777-4888-9999-aaaaaaaaaaaa"
+    );
+}
+
+#[test]
+fn unmatched_and_method_not_allowed_share_one_route() {
+    let (registry, tracer, inst) = setup();
+    for (route, status) in [(None, 404), (None, 404), (Some("/style/{id}/make"), 405)] {
+        let mut guard = inst.start(&Req {
+            method: "POST",
+            route,
+            headers: &[],
+        });
+        guard.set_status(status);
+    }
+    let e = registry.entries();
+    assert_eq!(
+        count(&e, "axum.response.unmatched.POST.404.cumulative.count"),
+        2.0
+    );
+    assert_eq!(
+        count(&e, "axum.response.unmatched.POST.405.cumulative.count"),
+        1.0
+    );
+    assert!(
+        names(&e).iter().all(|n| !n.contains("style")),
+        "{:?}",
+        names(&e)
+    );
+    assert_eq!(
+        count(&e, "axum.response.errors.aggregated_per_source.count"),
+        3.0
+    );
+    let spans = spans(&tracer);
+    assert!(spans
+        .iter()
+        .all(|s| s.data.operation == "unmatched" && s.is_error()));
+    assert_eq!(spans[0].data.logs[0].fields[1].1, "HTTP 404");
+}
+
+#[test]
+fn unnamed_handlers_use_the_fallback_name_and_count_in_flight_while_pending() {
+    let (registry, _, inst) = setup();
+    let guard = inst.start(&get(Some("/orders/{id}")));
+    let gauge = || {
+        count(
+            &registry.entries(),
+            "axum.request.orders.id.GET.inflight.value",
+        )
+    };
+    let future = guard.instrument(PendingFor(1));
+    let mut future = pin!(future);
+    let mut cx = Context::from_waker(Waker::noop());
+    assert!(future.as_mut().poll(&mut cx).is_pending());
+    assert_eq!(gauge(), 1.0);
+    let Poll::Ready(((), mut guard)) = future.as_mut().poll(&mut cx) else {
+        panic!("ready")
+    };
+    guard.set_status(201);
+    drop(guard);
+    assert_eq!(gauge(), 0.0);
+    let entry = find(
+        &registry.entries(),
+        "axum.response.orders.id.GET.201.cumulative.count",
+    )
+    .cloned()
+    .unwrap();
+    assert!(entry
+        .tags()
+        .iter()
+        .any(|(k, v)| &**k == "axum.func" && &**v == "GET /orders/{id}"));
+}
+
+#[test]
+fn a_handler_naming_itself_late_takes_over_the_count() {
+    let (registry, _, inst) = setup();
+    let mut guard = inst.start(&get(Some("/late")));
+    guard.resolve_handler(true); // pending before the name is known
+    let slot = guard.handler_slot();
+    slot.set("late_handler");
+    guard.resolve_handler(true);
+    let by_func: Vec<(String, f64)> = registry
+        .entries()
+        .iter()
+        .filter(|e| e.name() == "axum.request.late.GET.inflight.value")
+        .map(|e| {
+            let func = e
+                .tags()
+                .iter()
+                .find(|(k, _)| &**k == "axum.func")
+                .map(|(_, v)| v.to_string())
+                .unwrap_or_default();
+            let value = if let Metric::Gauge(g) = e.metric() {
+                g.value()
+            } else {
+                f64::NAN
+            };
+            (func, value)
+        })
+        .collect();
+    assert!(
+        by_func.contains(&("late_handler".to_owned(), 1.0)),
+        "{by_func:?}"
+    );
+    assert!(
+        by_func.contains(&("GET /late".to_owned(), 0.0)),
+        "{by_func:?}"
+    );
+    drop(guard);
+}
+
+#[test]
+fn dropped_without_a_response_is_499_and_panics_are_500() {
+    let (registry, tracer, inst) = setup();
+    drop(inst.start(&get(Some("/gone"))));
+    let guard = inst.start(&get(Some("/crash")));
+    let crashing = guard.instrument(async { panic!("boom") });
+    let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| block_on(crashing)));
+    assert!(unwound.is_err(), "the panic continues");
+    let e = registry.entries();
+    assert_eq!(
+        count(&e, "axum.response.gone.GET.499.cumulative.count"),
+        1.0
+    );
+    assert_eq!(
+        count(&e, "axum.response.crash.GET.500.cumulative.count"),
+        1.0
+    );
+    assert_eq!(count(&e, "axum.total_requests.inflight.value"), 0.0);
+    let crash = spans(&tracer)
+        .into_iter()
+        .find(|s| s.data.operation == "GET /crash")
+        .unwrap();
+    assert!(crash.is_error());
+    assert_eq!(crash.data.logs[0].fields[1].1, "panic: boom");
+}
+
+#[test]
+fn routes_past_the_cap_share_the_overflow_route() {
+    let (registry, _, inst) = setup(); // max_routes(3)
+    let templates: Vec<String> = (0..10).map(|i| format!("/r{i}")).collect();
+    for t in &templates {
+        struct Owned<'a>(&'a str);
+        impl RequestInfo for Owned<'_> {
+            fn method(&self) -> &str {
+                "GET"
+            }
+            fn route(&self) -> Option<&str> {
+                Some(self.0)
+            }
+            fn url(&self) -> Cow<'_, str> {
+                Cow::Borrowed("http://h/")
+            }
+            fn headers(&self) -> &dyn Headers {
+                &(&[] as &[(&str, &str)])
+            }
+        }
+        let mut guard = inst.start(&Owned(t));
+        guard.set_status(200);
+    }
+    let e = registry.entries();
+    assert_eq!(
+        count(&e, "axum.response.overflow.GET.200.cumulative.count"),
+        7.0
+    );
+    assert_eq!(count(&e, "~sdk.rust.axum.routes.overflow.count"), 7.0);
+    assert_eq!(
+        names(&e)
+            .iter()
+            .filter(|n| n.ends_with("GET.200.cumulative.count"))
+            .count(),
+        4
+    );
+}
+
+#[test]
+fn in_flight_gauges_balance_under_concurrency_and_never_go_negative() {
+    let (registry, _, inst) = setup();
+    let total = registry.gauge(
+        "axum.total_requests.inflight.value",
+        &[
+            ("application", "Ordering"),
+            ("cluster", "us-west-1"),
+            ("service", "styling"),
+            ("shard", "primary"),
+        ],
+    );
+    let watch: Gauge = total.clone();
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let inst = inst.clone();
+            s.spawn(move || {
+                for i in 0..2_000 {
+                    let mut guard = inst.start(&get(Some("/hot")));
+                    if (i + t) % 3 == 0 {
+                        guard.set_handler("hot");
+                    }
+                    if i % 5 != 0 {
+                        guard.set_status(200);
+                    }
+                }
+            });
+        }
+        s.spawn(move || {
+            for _ in 0..2_000 {
+                assert!(watch.value() >= 0.0);
+            }
+        });
+    });
+    let e = registry.entries();
+    assert_eq!(total.value(), 0.0);
+    let sum: f64 = e
+        .iter()
+        .filter(|e| e.name() == "axum.request.hot.GET.inflight.value")
+        .map(|e| match e.metric() {
+            Metric::Gauge(g) => g.value(),
+            _ => f64::NAN,
+        })
+        .sum();
+    assert_eq!(sum, 0.0);
+    assert_eq!(
+        count(&e, "axum.response.completed.aggregated_per_source.count"),
+        8_000.0
+    );
+}
