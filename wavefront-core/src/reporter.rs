@@ -12,6 +12,10 @@
 //!   dropped,report.errors}.count` and `….report.<status>.count` as delta
 //!   counters, `<kind>.queue.size` and `<kind>.queue.remaining_capacity`
 //!   gauges, a `version` gauge, and the registry's refused series.
+//! * Spans finished since the last look are sent every second (span lines to
+//!   the tracing endpoint, with their span logs), and the tracer's
+//!   `~sdk.rust.opentracing.reporter.spans.{received,dropped}.count` and
+//!   queue gauges are reported with the other diagnostics.
 //! * [`Reporter::shutdown`] reports once more, including the current
 //!   partial minute, flushes the sender and says what was delivered and
 //!   dropped. Dropping the reporter does the same with a 2 s limit.
@@ -42,17 +46,20 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::config::DEFAULT_REPORT_INTERVAL;
+use crate::config::{Config, ConfigError, DEFAULT_REPORT_INTERVAL};
 use crate::histogram::Distribution;
 use crate::registry::{Entry, Metric, Registry};
 use crate::sender::{DataKind, LineBatch, Sender, ShutdownReport};
 use crate::tags::ApplicationTags;
-use crate::wire::{Encoded, Granularity, MetricTemplate};
+use crate::trace::{FinishedSpan, Tracer};
+use crate::wire::{self, Encoded, Granularity, MetricTemplate, SpanLine};
 
 /// Time between heartbeats.
 pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(300);
 /// The heartbeat metric.
 pub const HEARTBEAT_METRIC: &str = "~component.heartbeat";
+/// How often finished spans are sent.
+pub const SPAN_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 /// How long dropping a reporter may spend on its last report.
 const DROP_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -100,9 +107,13 @@ impl ReporterBuilder {
     #[must_use]
     pub fn start(self) -> Reporter {
         let (stop, stopped) = mpsc::channel();
+        let tracer = Tracer::builder(self.tags.clone())
+            .source(self.source.clone())
+            .build();
         let state = Arc::new(State {
             registry: self.registry,
             sender: self.sender,
+            tracer,
             tags: self.tags,
             source: self.source,
             components: Mutex::new(self.components),
@@ -149,10 +160,35 @@ impl Reporter {
         }
     }
 
+    /// A reporter configured by `config`, labelled with its application tags
+    /// or, where it sets none, with `defaults`.
+    pub fn from_config(
+        config: &Config,
+        defaults: &ApplicationTags,
+    ) -> Result<Reporter, ConfigError> {
+        let tags = config.application_tags(defaults)?;
+        Ok(Reporter::builder(Registry::new(), config.sender()?, tags)
+            .source(config.source_name())
+            .interval(config.interval())
+            .start())
+    }
+
+    /// A reporter configured from the `WAVEFRONT_*` environment variables
+    /// (see [`crate::config`]); unset, it prints to standard output.
+    pub fn from_env(defaults: &ApplicationTags) -> Result<Reporter, ConfigError> {
+        Self::from_config(&Config::from_env()?, defaults)
+    }
+
     /// The registry reported.
     #[must_use]
     pub fn registry(&self) -> &Registry {
         &self.state.registry
+    }
+
+    /// The tracer whose finished spans this reporter sends.
+    #[must_use]
+    pub fn tracer(&self) -> &Tracer {
+        &self.state.tracer
     }
 
     /// The sender used.
@@ -230,6 +266,7 @@ impl Drop for Reporter {
 struct State {
     registry: Registry,
     sender: Arc<dyn Sender>,
+    tracer: Tracer,
     tags: ApplicationTags,
     source: String,
     components: Mutex<Vec<String>>,
@@ -249,18 +286,26 @@ struct Cycle {
 
 impl State {
     fn run(&self, interval: Duration, stop: &mpsc::Receiver<Duration>) {
-        let mut next = Instant::now() + interval;
+        let mut next_report = Instant::now() + interval;
         self.report(false);
         loop {
-            match stop.recv_timeout(next.saturating_duration_since(Instant::now())) {
+            let now = Instant::now();
+            let wait = next_report
+                .saturating_duration_since(now)
+                .min(SPAN_FLUSH_INTERVAL);
+            match stop.recv_timeout(wait) {
                 Ok(timeout) => return self.finish(timeout),
                 Err(RecvTimeoutError::Disconnected) => return self.finish(DROP_TIMEOUT),
                 Err(RecvTimeoutError::Timeout) => {
-                    self.report(false);
-                    next += interval;
                     let now = Instant::now();
-                    if next < now {
-                        next = now + interval; // fell behind: skip, do not burst
+                    if now >= next_report {
+                        self.report(false);
+                        next_report += interval;
+                        if next_report < now {
+                            next_report = now + interval; // fell behind: skip, do not burst
+                        }
+                    } else {
+                        self.send_spans();
                     }
                 }
             }
@@ -273,7 +318,43 @@ impl State {
         self.sender.flush(timeout);
     }
 
+    /// Formats and sends the spans finished since the last call.
+    fn send_spans(&self) {
+        let finished = self.tracer.take_finished();
+        if finished.is_empty() {
+            return;
+        }
+        let mut spans = LineBatch::new();
+        let mut logs = LineBatch::new();
+        let mut invalid = 0;
+        let mut line = String::new();
+        for span in &finished {
+            line.clear();
+            if write_span(&mut line, span, &self.source).is_err() {
+                invalid += 1;
+                continue;
+            }
+            spans.push_line(&line);
+            if !span.data.logs.is_empty() {
+                let d = &span.data;
+                let _ = logs.push_with(|b| {
+                    wire::write_span_logs(b, d.context.trace_id, d.context.span_id, &d.logs, &line);
+                    Ok(())
+                });
+            }
+        }
+        self.sender
+            .stats()
+            .kind(DataKind::Spans)
+            .add_invalid(invalid);
+        self.sender.send(DataKind::Spans, spans);
+        if !logs.is_empty() {
+            self.sender.send(DataKind::SpanLogs, logs);
+        }
+    }
+
     fn report(&self, everything: bool) {
+        self.send_spans();
         let Ok(mut cycle) = self.cycle.lock() else {
             return;
         };
@@ -429,6 +510,15 @@ impl State {
             );
         }
         gauge(format!("{prefix}.version"), version_gauge());
+        let spans = &self.tracer;
+        gauge(
+            "~sdk.rust.opentracing.reporter.queue.size".into(),
+            spans.queue_size() as f64,
+        );
+        gauge(
+            "~sdk.rust.opentracing.reporter.queue.remaining_capacity".into(),
+            spans.queue_capacity().saturating_sub(spans.queue_size()) as f64,
+        );
     }
 }
 
@@ -438,6 +528,26 @@ fn take(histogram: &crate::histogram::WavefrontHistogram, everything: bool) -> V
     } else {
         histogram.take_completed()
     }
+}
+
+/// One span line, start and duration in microseconds.
+fn write_span(out: &mut String, span: &FinishedSpan, source: &str) -> Result<(), crate::WireError> {
+    let d = &span.data;
+    wire::write_span(
+        out,
+        &SpanLine {
+            operation: &d.operation,
+            source,
+            trace_id: d.context.trace_id,
+            span_id: d.context.span_id,
+            parents: &d.parents,
+            follows_from: &d.follows_from,
+            tags: &d.tags,
+            start: d.start_micros,
+            duration: span.duration_micros,
+            has_logs: !d.logs.is_empty(),
+        },
+    )
 }
 
 fn template(entry: &Entry, source: &str) -> Result<MetricTemplate, crate::WireError> {
