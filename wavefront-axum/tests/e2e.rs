@@ -464,9 +464,9 @@ async fn ten_thousand_unknown_paths_make_one_series() {
 }
 
 /// Awaits all futures (a tiny join_all without a futures dependency).
-async fn futures_join<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output>
+async fn futures_join<F>(futures: Vec<F>) -> Vec<F::Output>
 where
-    F: Send + 'static,
+    F: std::future::Future + Send + 'static,
     F::Output: Send + 'static,
 {
     let handles: Vec<_> = futures.into_iter().map(tokio::spawn).collect();

@@ -212,12 +212,19 @@ impl Reporter {
     /// Adds a component to the heartbeats (adapters call this); its first
     /// heartbeat goes out with the next report.
     pub fn add_component(&self, name: &str) {
-        if let Ok(mut components) = self.state.components.lock() {
-            if !components.iter().any(|c| c == name) {
+        // Lock order is `cycle` then `components` (a report holds `cycle`
+        // while it reads the components for the heartbeats), so `components`
+        // is released here before `cycle` is taken.
+        let added = match self.state.components.lock() {
+            Ok(mut components) if !components.iter().any(|c| c == name) => {
                 components.push(name.to_owned());
-                if let Ok(mut cycle) = self.state.cycle.lock() {
-                    cycle.next_heartbeat = None;
-                }
+                true
+            }
+            _ => false,
+        };
+        if added {
+            if let Ok(mut cycle) = self.state.cycle.lock() {
+                cycle.next_heartbeat = None;
             }
         }
     }

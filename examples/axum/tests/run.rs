@@ -22,30 +22,50 @@ fn spawn(envs: &[(&str, String)]) -> (Child, String, BufReader<std::process::Chi
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
     let mut line = String::new();
     stderr.read_line(&mut line).unwrap();
-    let addr = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("{line:?}")).to_owned();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("{line:?}"))
+        .to_owned();
     (child, addr, stderr)
 }
 
 /// One HTTP/1.1 request; returns the status.
 fn get(addr: &str, path: &str) -> u16 {
     let mut stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
-    response.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
+    response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
 }
 
 fn terminate(child: &mut Child) -> Duration {
     let started = Instant::now();
-    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(killed.success());
     loop {
         if let Some(status) = child.try_wait().unwrap() {
             assert!(status.success(), "{status:?}");
             return started.elapsed();
         }
-        assert!(started.elapsed() < Duration::from_secs(12), "did not exit within 10 s");
+        assert!(
+            started.elapsed() < Duration::from_secs(12),
+            "did not exit within 10 s"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -54,8 +74,14 @@ fn terminate(child: &mut Child) -> Duration {
 fn serves_reports_and_flushes_on_sigterm() {
     let receiver = Receiver::start().unwrap();
     let (mut child, addr, _stderr) = spawn(&[
-        ("WAVEFRONT_URL", format!("proxy://127.0.0.1:{}", receiver.metrics_addr().port())),
-        ("WAVEFRONT_TRACES_PORT", receiver.tracing_addr().port().to_string()),
+        (
+            "WAVEFRONT_URL",
+            format!("proxy://127.0.0.1:{}", receiver.metrics_addr().port()),
+        ),
+        (
+            "WAVEFRONT_TRACES_PORT",
+            receiver.tracing_addr().port().to_string(),
+        ),
         ("WAVEFRONT_SOURCE", "example-host".into()),
         ("WAVEFRONT_REPORT_INTERVAL_SECS", "3600".into()),
     ]);
@@ -70,13 +96,37 @@ fn serves_reports_and_flushes_on_sigterm() {
     // Everything was flushed before the exit.
     assert!(receiver.wait_until(Duration::from_secs(5), |r| r.spans().len() == 5));
     let points = receiver.metrics();
-    let last = |name: &str| points.iter().rev().find(|p| p.name == name).map(|p| (p.value, p.source.clone()));
-    assert_eq!(last("axum.response.style.id.make.GET.200.cumulative.count"), Some((2.0, "example-host".into())));
-    assert_eq!(last("axum.response.orders.order_id.crash.GET.500.cumulative.count").map(|v| v.0), Some(1.0));
-    assert_eq!(last("axum.response.unmatched.GET.404.cumulative.count").map(|v| v.0), Some(1.0));
-    let beat = points.iter().find(|p| p.name == "~component.heartbeat").unwrap();
-    assert_eq!((beat.tag("application"), beat.tag("env")), (Some("Ordering"), Some("Staging")));
-    assert!(receiver.histograms().iter().any(|h| h.name == "axum.response.style.id.make.summary.GET.200.latency"));
+    let last = |name: &str| {
+        points
+            .iter()
+            .rev()
+            .find(|p| p.name == name)
+            .map(|p| (p.value, p.source.clone()))
+    };
+    assert_eq!(
+        last("axum.response.style.id.make.GET.200.cumulative.count"),
+        Some((2.0, "example-host".into()))
+    );
+    assert_eq!(
+        last("axum.response.orders.order_id.crash.GET.500.cumulative.count").map(|v| v.0),
+        Some(1.0)
+    );
+    assert_eq!(
+        last("axum.response.unmatched.GET.404.cumulative.count").map(|v| v.0),
+        Some(1.0)
+    );
+    let beat = points
+        .iter()
+        .find(|p| p.name == "~component.heartbeat")
+        .unwrap();
+    assert_eq!(
+        (beat.tag("application"), beat.tag("env")),
+        (Some("Ordering"), Some("Staging"))
+    );
+    assert!(receiver
+        .histograms()
+        .iter()
+        .any(|h| h.name == "axum.response.style.id.make.summary.GET.200.latency"));
     assert!(receiver.rejected().is_empty(), "{:?}", receiver.rejected());
 }
 

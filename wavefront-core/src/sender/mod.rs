@@ -162,6 +162,13 @@ impl LineBatch {
         if n >= self.lines {
             return std::mem::take(self);
         }
+        // Fix: `n == 0` used to fall through to `nth(0)` below and move the
+        // first line's text into the head while counting it in neither
+        // part, so every retry of a failed delivery (`Retry { delivered: 0 }`)
+        // silently lost one line.
+        if n == 0 {
+            return LineBatch::new();
+        }
         let end = self
             .text
             .match_indices('\n')
@@ -260,6 +267,9 @@ mod tests {
             (head.text(), head.lines()),
             ("a 1 source=h\nb 2 source=h\n", 2)
         );
+        assert_eq!((b.text(), b.lines()), ("c 3 source=h\n", 1));
+        let none = b.split_lines(0);
+        assert_eq!((none.text(), none.lines()), ("", 0));
         assert_eq!((b.text(), b.lines()), ("c 3 source=h\n", 1));
         let all = b.split_lines(5);
         assert_eq!(all.lines(), 1);

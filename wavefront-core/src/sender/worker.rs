@@ -40,6 +40,9 @@ pub(crate) struct Shared {
     pub(crate) queues: [LineQueue; 4],
     pub(crate) stats: SenderStats,
     stopping: AtomicBool,
+    /// Set by `shutdown` when its flush ran out of time: the worker then
+    /// drops what is left instead of trying to deliver it.
+    gave_up: AtomicBool,
     /// Set when the worker has given up on the backlog and exited.
     stopped: AtomicBool,
     /// The worker, to wake it without a lock.
@@ -54,6 +57,7 @@ impl Shared {
             queues: Default::default(),
             stats: SenderStats::new(transport, capacity),
             stopping: AtomicBool::new(false),
+            gave_up: AtomicBool::new(false),
             stopped: AtomicBool::new(false),
             thread: OnceLock::new(),
             handle: Mutex::new(None),
@@ -119,7 +123,14 @@ impl Shared {
     }
 
     pub(crate) fn shutdown(&self, timeout: Duration) -> ShutdownReport {
-        self.flush(timeout);
+        if !self.flush(timeout) {
+            // Fix: without this, the worker's last pass tried every kind's
+            // batch once more after the timeout had already passed, each
+            // attempt blocking up to the write timeout on a stalled proxy
+            // (default 5 s), so `shutdown(timeout)` could take several write
+            // timeouts longer than asked.
+            self.gave_up.store(true, Ordering::Release);
+        }
         self.stopping.store(true, Ordering::Release);
         self.wake();
         let handle = self.handle.lock().ok().and_then(|mut h| h.take());
@@ -157,6 +168,12 @@ fn run(shared: &Shared, mut transport: impl Transport, interval: Duration) {
         let stopping = shared.stopping.load(Ordering::Acquire);
         let mut next_wake = interval;
         for kind in DataKind::ALL {
+            if shared.gave_up.load(Ordering::Acquire) {
+                // Shutdown is out of time (checked before each kind, since
+                // each may block for a write timeout): deliver nothing more;
+                // `pending` is dropped below, the queues by `shutdown`.
+                break;
+            }
             let i = kind.index();
             let queue = &shared.queues[i];
             let stats = shared.stats.kind(kind);
@@ -168,13 +185,10 @@ fn run(shared: &Shared, mut transport: impl Transport, interval: Duration) {
                 }
                 resume_at[i] = None;
             }
-            loop {
-                let Some(batch) = pending[i]
-                    .take()
-                    .or_else(|| queue.pop_up_to(transport.max_batch()))
-                else {
-                    break;
-                };
+            while let Some(batch) = pending[i]
+                .take()
+                .or_else(|| queue.pop_up_to(transport.max_batch()))
+            {
                 if !transport.accepts(kind) {
                     stats.add_dropped(batch.lines() as u64);
                     queue.done(batch.lines(), stats);

@@ -447,6 +447,7 @@ impl SpanHandle {
     }
 
     /// Starts a child span of this one.
+    #[must_use]
     pub fn child(&self, operation: impl Into<Cow<'static, str>>) -> SpanHandle {
         let builder = self.0.tracer.span(operation);
         match self.context() {
