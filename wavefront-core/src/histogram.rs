@@ -7,8 +7,9 @@
 //! counts samples in atomic buckets laid out exactly as an `hdrhistogram`
 //! with two significant figures: values below 256 exactly, then 128 buckets
 //! per power of two, so a bucket's midpoint is within 0.4 % of any value in
-//! it (the 1 % the format needs). A record is one epoch pin, one atomic load
-//! and one `fetch_add`; no lock, no allocation except the first sample of a
+//! it (the 1 % the format needs). A record is one epoch pin, a few loads and
+//! one store (a `fetch_add` on the stripe threads share when there are more
+//! threads than slots); no lock, no allocation except the first sample of a
 //! bin or of a power of two.
 //!
 //! # Reporting
@@ -58,7 +59,7 @@ use crossbeam_epoch::{self as epoch, Atomic, Guard, Owned, Shared};
 use crossbeam_queue::ArrayQueue;
 
 use crate::clock::Clock;
-use crate::metric::{stripe_count, stripe_index, stripes, Padded};
+use crate::metric::{is_owned, stripe_count, stripe_index, stripes, Padded};
 use crate::wire::Centroid;
 
 /// How many completed minutes a histogram keeps for the reporter.
@@ -112,7 +113,9 @@ impl Bin {
         }
     }
 
-    fn record(&self, value: u64, guard: &Guard) {
+    /// Counts `value`. `exclusive`: this thread is the bin's only writer
+    /// (its stripe is an owned slot), so a plain load and store suffices.
+    fn record(&self, value: u64, exclusive: bool, guard: &Guard) {
         let (octave, slot) = locate(value);
         let cell = &self.blocks[octave];
         let mut block = cell.load(Ordering::Acquire, guard);
@@ -133,7 +136,12 @@ impl Bin {
         // SAFETY: a block, once installed, lives as long as its bin, and the
         // bin is kept alive by `guard` (see `WavefrontHistogram::record`).
         if let Some(block) = unsafe { block.as_ref() } {
-            block.0[slot].fetch_add(1, Ordering::Relaxed);
+            let count = &block.0[slot];
+            if exclusive {
+                count.store(count.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+            } else {
+                count.fetch_add(1, Ordering::Relaxed);
+            }
         }
     }
 
@@ -243,7 +251,7 @@ impl HistogramBuilder {
     pub fn build(self) -> WavefrontHistogram {
         WavefrontHistogram(Arc::new(Core {
             current: stripes(),
-            retired: ArrayQueue::new(MAX_UNREPORTED_MINUTES * stripe_count()),
+            retired: ArrayQueue::new(MAX_UNREPORTED_MINUTES * (stripe_count() + 1)),
             in_flight: AtomicUsize::new(0),
             dropped_samples: AtomicU64::new(0),
             clock: self.clock,
@@ -298,7 +306,11 @@ impl WavefrontHistogram {
         let value = value.min(MAX_VALUE);
         let minute = core.clock.minute_ms();
         let guard = epoch::pin();
-        let slot = &core.current[stripe_index()].0;
+        let index = stripe_index();
+        let exclusive = is_owned(index);
+        let Some(slot) = core.current.get(index).map(|s| &s.0) else {
+            return;
+        };
         let mut bin = slot.load(Ordering::Acquire, &guard);
         loop {
             // SAFETY: a bin reachable from `current` is unlinked before it is
@@ -307,7 +319,7 @@ impl WavefrontHistogram {
             // was pinned before this load, so the bin outlives it.
             if let Some(current) = unsafe { bin.as_ref() } {
                 if current.minute_ms >= minute {
-                    current.record(value, &guard);
+                    current.record(value, exclusive, &guard);
                     return;
                 }
             }

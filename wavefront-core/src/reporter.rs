@@ -130,6 +130,7 @@ impl ReporterBuilder {
             stop: Mutex::new(Some(stop)),
             thread: Mutex::new(thread),
             report: Mutex::new(None),
+            shutting_down: Mutex::new(()),
         }
     }
 }
@@ -141,6 +142,7 @@ pub struct Reporter {
     stop: Mutex<Option<mpsc::Sender<Duration>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
     report: Mutex<Option<ShutdownReport>>,
+    shutting_down: Mutex<()>,
 }
 
 impl Reporter {
@@ -238,6 +240,8 @@ impl Reporter {
     /// sender for at most `timeout` and stops. Later calls return the same
     /// report.
     pub fn shutdown(&self, timeout: Duration) -> ShutdownReport {
+        // Held throughout, so a concurrent call waits for the report.
+        let _one_at_a_time = self.shutting_down.lock();
         let stop = self.stop.lock().ok().and_then(|mut s| s.take());
         if let Some(stop) = stop {
             let deadline = Instant::now() + timeout;
@@ -417,8 +421,12 @@ impl State {
             };
             invalid.0 += u64::from(!ok);
         }
-        self.heartbeats(&mut cycle, &mut points, now_s);
-        self.diagnostics(&mut cycle, &mut points, now_s, invalid);
+        // The SDK's own lines go first, so that when the queue is nearly full
+        // it is application lines that are dropped, never the counts of drops.
+        let mut own = LineBatch::new();
+        self.heartbeats(&mut cycle, &mut own, now_s);
+        self.diagnostics(&mut cycle, &mut own, now_s, invalid);
+        self.sender.send(DataKind::Points, own);
         self.sender.send(DataKind::Points, points);
         if !histograms.is_empty() {
             self.sender.send(DataKind::Histograms, histograms);
@@ -540,6 +548,7 @@ fn take(histogram: &crate::histogram::WavefrontHistogram, everything: bool) -> V
 /// One span line, start and duration in microseconds.
 fn write_span(out: &mut String, span: &FinishedSpan, source: &str) -> Result<(), crate::WireError> {
     let d = &span.data;
+    let tags: Vec<(&str, &str)> = d.all_tags().collect();
     wire::write_span(
         out,
         &SpanLine {
@@ -549,7 +558,7 @@ fn write_span(out: &mut String, span: &FinishedSpan, source: &str) -> Result<(),
             span_id: d.context.span_id,
             parents: &d.parents,
             follows_from: &d.follows_from,
-            tags: &d.tags,
+            tags: &tags,
             start: d.start_micros,
             duration: span.duration_micros,
             has_logs: !d.logs.is_empty(),

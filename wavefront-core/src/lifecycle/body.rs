@@ -8,13 +8,12 @@ use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
 use super::RequestGuard;
-use crate::cpu::thread_time_ns;
 
 pin_project! {
     /// Holds the request's guard until the body's last frame has been
     /// produced, or the body is dropped (client gone), so latency covers a
     /// streamed body to its end and the in-flight gauges stay right on
-    /// aborts. Producing frames counts as the request's CPU time.
+    /// aborts.
     pub struct InstrumentedBody<B> {
         #[pin]
         inner: B,
@@ -49,19 +48,7 @@ impl<B: Body> Body for InstrumentedBody<B> {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let this = self.project();
-        let cpu_start = this
-            .guard
-            .as_ref()
-            .filter(|g| g.measures_cpu())
-            .and_then(|_| thread_time_ns());
         let polled = this.inner.poll_frame(cx);
-        if let (Some(guard), Some(start), Some(end)) = (
-            this.guard.as_mut(),
-            cpu_start,
-            cpu_start.and_then(|_| thread_time_ns()),
-        ) {
-            guard.add_cpu_ns(end.saturating_sub(start));
-        }
         match &polled {
             Poll::Ready(None) => drop(this.guard.take()),
             Poll::Ready(Some(Err(_))) => {

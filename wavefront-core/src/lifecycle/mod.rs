@@ -56,7 +56,7 @@ pub use future::Instrumented;
 use crate::naming::Naming;
 use crate::registry::Registry;
 use crate::tags::ApplicationTags;
-use crate::trace::{Headers, SpanHandle, Tracer};
+use crate::trace::{Headers, SpanHandle, Text, Tracer};
 use routes::{FuncHandles, RouteEntry, Routes};
 
 /// Default cap on distinct (route, method) pairs per component.
@@ -109,6 +109,9 @@ impl HandlerSlot {
 
 struct Inner {
     naming: Naming,
+    /// `component` and `<p>.func`, shared by every span.
+    component: Text,
+    func_key: Text,
     tracer: Tracer,
     routes: Routes,
     cpu: bool,
@@ -163,8 +166,12 @@ impl InstrumentationBuilder {
     pub fn build(self) -> Instrumentation {
         let naming = Naming::new(&self.component);
         let routes = Routes::new(&naming, &self.app, self.registry, self.max_routes);
+        let component = Text::from(Arc::<str>::from(naming.component()));
+        let func_key = Text::from(Arc::<str>::from(naming.func_key()));
         Instrumentation(Arc::new(Inner {
             naming,
+            component,
+            func_key,
             tracer: self.tracer,
             routes,
             cpu: self.cpu,
@@ -208,18 +215,18 @@ impl Instrumentation {
     #[must_use]
     pub fn start(&self, request: &(impl RequestInfo + ?Sized)) -> RequestGuard {
         let inner = &*self.0;
+        let started = Instant::now();
         inner.routes.total_inflight().inc();
         let method = method_name(request.method());
         let route = request
             .route()
             .map(|template| inner.routes.route(template, method));
-        let component = inner.naming.component().to_owned();
-        let mut span = inner.tracer.span(Cow::Borrowed("request"));
+        let mut span = inner.tracer.span("request").started_at(started);
         if let Some(parent) = inner.tracer.extract(request.headers()) {
             span = span.child_of(&parent);
         }
         let span = span
-            .tag("component", component)
+            .tag("component", inner.component.clone())
             .tag("span.kind", "server")
             .tag("http.method", method)
             .tag("http.url", request.url().into_owned())
@@ -232,7 +239,7 @@ impl Instrumentation {
             slot: HandlerSlot::default(),
             status: None,
             error: None,
-            started: Instant::now(),
+            started,
             cpu_ns: 0,
             span,
         }
@@ -293,7 +300,7 @@ impl RequestGuard {
     pub(crate) fn resolve_handler(&mut self, assume_fallback: bool) {
         let Some(route) = &self.route else { return };
         let wanted = match (self.slot.get(), &self.func) {
-            (Some(name), Some(current)) if current.func() == name => return,
+            (Some(name), Some(current)) if &**current.func() == name => return,
             (Some(name), _) => route.func(name),
             (None, None) if assume_fallback => route.fallback(),
             (None, _) => return,
@@ -350,14 +357,18 @@ impl RequestGuard {
             (Some(route), _, None) if !unmatched => route.fallback(),
             _ => inst.routes.unmatched(self.method).fallback(),
         };
-        let elapsed_ns = self.started.elapsed().as_nanos().min(u128::from(u64::MAX)) as u64;
+        let ended = Instant::now();
+        let elapsed_ns = ended
+            .saturating_duration_since(self.started)
+            .as_nanos()
+            .min(u128::from(u64::MAX)) as u64;
         let cpu_ns = inst.cpu.then_some(self.cpu_ns);
-        inst.routes.record(&func, status, elapsed_ns, cpu_ns);
+        let status_text = inst.routes.record(&func, status, elapsed_ns, cpu_ns);
 
         let span = &self.span;
-        span.set_operation(func.func().to_owned());
-        span.set_tag(inst.naming.func_key().to_owned(), func.func().to_owned());
-        span.set_tag("http.status_code", status.to_string());
+        span.set_operation(func.func().clone());
+        span.set_tag(inst.func_key.clone(), func.func().clone());
+        span.set_tag("http.status_code", status_text);
         let error_status = crate::naming::is_error_status(status);
         if error_status || self.error.is_some() {
             span.set_error();
@@ -370,7 +381,7 @@ impl RequestGuard {
                 ("message".into(), message),
             ]);
         }
-        span.finish();
+        span.finish_at(ended);
     }
 }
 

@@ -4,8 +4,6 @@
 //!
 //! route (template, method) → handler → status → handles
 
-use std::collections::hash_map::RandomState;
-use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use crate::cow_map::CowMap;
@@ -14,6 +12,20 @@ use crate::metric::{Counter, DeltaCounter, Gauge};
 use crate::naming::{Endpoint, Level, Naming, RouteTemplate, Series, UNMATCHED_ROUTE};
 use crate::registry::Registry;
 use crate::tags::ApplicationTags;
+use crate::trace::Text;
+
+/// FNV-1a over the parts, with a separator: route templates, methods and
+/// handler names come from the application's code, not from clients, so a
+/// fast unkeyed hash is safe here.
+fn hash(parts: &[&str]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for &b in part.as_bytes().iter().chain(&[0xff]) {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h
+}
 
 /// The route requests on routes past the cap are recorded under.
 pub(crate) const OVERFLOW_ROUTE: &str = "overflow";
@@ -23,7 +35,6 @@ struct Ctx {
     registry: Registry,
     naming: Naming,
     app: ApplicationTags,
-    hasher: RandomState,
 }
 
 impl Ctx {
@@ -79,7 +90,6 @@ impl Routes {
             registry,
             naming: naming.clone(),
             app: app.clone(),
-            hasher: RandomState::new(),
         });
         let overflowed = ctx.registry.counter(
             &format!("~sdk.rust.{}.routes.overflow.count", naming.component()),
@@ -106,16 +116,17 @@ impl Routes {
         &self.total_inflight
     }
 
-    /// The entry keyed `key` + `method`, named after `template`.
+    /// The entry keyed `key` + `method`, named after `template`; its
+    /// fallback handler name is made only when the entry is.
     fn entry(
         &self,
         key: &str,
         template: &str,
         method: &'static str,
-        fallback: &str,
+        fallback: impl FnOnce() -> String,
         limit: usize,
     ) -> Option<Arc<RouteEntry>> {
-        let hash = self.ctx.hasher.hash_one((key, method));
+        let hash = hash(&[key, method]);
         self.routes
             .get_or_insert(
                 hash,
@@ -124,7 +135,7 @@ impl Routes {
                     key: key.into(),
                     method,
                     route: RouteTemplate::new(template),
-                    fallback: fallback.into(),
+                    fallback: fallback().into(),
                     funcs: CowMap::new(),
                     ctx: Arc::clone(&self.ctx),
                 },
@@ -135,8 +146,8 @@ impl Routes {
 
     /// The route `template` + `method`, or the overflow route past the cap.
     pub(crate) fn route(&self, template: &str, method: &'static str) -> Arc<RouteEntry> {
-        let fallback = format!("{method} {template}");
-        if let Some(entry) = self.entry(template, template, method, &fallback, self.max_routes) {
+        let fallback = || format!("{method} {template}");
+        if let Some(entry) = self.entry(template, template, method, fallback, self.max_routes) {
             return entry;
         }
         self.overflowed.inc();
@@ -153,7 +164,7 @@ impl Routes {
     /// any real template.
     fn fixed(&self, name: &'static str, method: &'static str) -> Arc<RouteEntry> {
         let key = format!("\u{0}{name}");
-        match self.entry(&key, name, method, name, usize::MAX) {
+        match self.entry(&key, name, method, || name.to_owned(), usize::MAX) {
             Some(entry) => entry,
             // Unreachable (no limit); a fresh, unshared entry still records correctly.
             None => Arc::new(RouteEntry {
@@ -167,14 +178,14 @@ impl Routes {
         }
     }
 
-    /// Records one response.
+    /// Records one response; returns the status as text, for the span.
     pub(crate) fn record(
         &self,
         func: &FuncHandles,
         status: u16,
         elapsed_ns: u64,
         cpu_ns: Option<u64>,
-    ) {
+    ) -> Text {
         let handles = func.status(status);
         handles.counts.inc();
         handles.latency.record(elapsed_ns);
@@ -185,6 +196,7 @@ impl Routes {
         if crate::naming::is_error_status(status) {
             self.errors.inc();
         }
+        handles.text.clone()
     }
 }
 
@@ -203,7 +215,7 @@ pub(crate) struct RouteEntry {
 impl RouteEntry {
     /// The handles of handler `name` on this route.
     pub(crate) fn func(&self, name: &str) -> Arc<FuncHandles> {
-        let hash = self.ctx.hasher.hash_one(name);
+        let hash = hash(&[name]);
         let make = || {
             let endpoint = Endpoint {
                 route: &self.route,
@@ -212,7 +224,7 @@ impl RouteEntry {
             };
             let inflight = self.ctx.naming.request_inflight(&self.ctx.app, &endpoint);
             FuncHandles {
-                func: name.into(),
+                func: Text::from(Arc::<str>::from(name)),
                 route: self.route.clone(),
                 method: self.method,
                 inflight: self.ctx.registry.gauge(&inflight.name, &inflight.tags),
@@ -237,7 +249,7 @@ impl RouteEntry {
 
 /// One handler on one route.
 pub(crate) struct FuncHandles {
-    func: Box<str>,
+    func: Text,
     route: RouteTemplate,
     method: &'static str,
     inflight: Gauge,
@@ -248,13 +260,15 @@ pub(crate) struct FuncHandles {
 /// The series of one status of one handler on one route.
 struct StatusHandles {
     status: u16,
+    /// The status as span tag text, made once.
+    text: Text,
     counts: LevelHandles,
     latency: WavefrontHistogram,
     cpu: WavefrontHistogram,
 }
 
 impl FuncHandles {
-    pub(crate) fn func(&self) -> &str {
+    pub(crate) fn func(&self) -> &Text {
         &self.func
     }
 
@@ -274,6 +288,7 @@ impl FuncHandles {
             let cpu = ctx.naming.cpu_ns(&ctx.app, &endpoint, status);
             StatusHandles {
                 status,
+                text: Text::from(Arc::<str>::from(status.to_string())),
                 counts: LevelHandles::new(ctx, |level| {
                     ctx.naming.response(&ctx.app, &endpoint, status, level)
                 }),

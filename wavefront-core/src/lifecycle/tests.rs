@@ -167,7 +167,7 @@ fn a_named_request_records_every_series_of_the_tables() {
     assert_eq!(spans.len(), 1);
     let span = &spans[0];
     assert_eq!(span.data.operation, "make_shirts");
-    let tags: Vec<(&str, &str)> = span.data.tags.iter().map(|(k, v)| (&**k, &**v)).collect();
+    let tags: Vec<(&str, &str)> = span.data.all_tags().collect();
     assert_eq!(
         tags,
         [

@@ -29,19 +29,8 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-pub(crate) use stripe::{stripe_count, stripe_index, stripes, Padded};
-
-/// Adds `delta` to an `f64` stored as bits, lock-free.
-fn add_f64(cell: &AtomicU64, delta: f64) {
-    let mut current = cell.load(Ordering::Relaxed);
-    loop {
-        let next = (f64::from_bits(current) + delta).to_bits();
-        match cell.compare_exchange_weak(current, next, Ordering::Relaxed, Ordering::Relaxed) {
-            Ok(_) => return,
-            Err(actual) => current = actual,
-        }
-    }
-}
+use stripe::{add_f64, add_f64_atomic, add_u64};
+pub(crate) use stripe::{is_owned, stripe_count, stripe_index, stripes, Padded};
 
 // ===== Counter =====
 
@@ -64,7 +53,7 @@ impl Counter {
 
     /// Adds `n`.
     pub fn inc_by(&self, n: u64) {
-        self.0[stripe_index()].0.fetch_add(n, Ordering::Relaxed);
+        add_u64(&self.0, n);
     }
 
     /// The total so far.
@@ -86,16 +75,30 @@ impl fmt::Debug for Counter {
 // ===== DeltaCounter =====
 
 /// A delta counter: increments since the last report are sent (as a `∆`
-/// line) and the counter restarts from zero. Reading and resetting is one
-/// atomic swap per stripe, so no increment is lost or counted twice.
+/// line) and the counter starts again from zero.
+///
+/// Each thread adds to its own cell; the cells only ever grow, and
+/// [`take`](Self::take) returns their total minus the total it returned up
+/// to last time, moving that mark with one compare-and-swap. So no increment
+/// is lost or counted twice, and recording never contends with reporting.
 #[derive(Clone, Default)]
-pub struct DeltaCounter(Arc<[Padded<AtomicU64>]>);
+pub struct DeltaCounter(Arc<DeltaCells>);
+
+#[derive(Default)]
+struct DeltaCells {
+    cells: Box<[Padded<AtomicU64>]>,
+    /// The total already taken, as `f64` bits.
+    taken: AtomicU64,
+}
 
 impl DeltaCounter {
     /// A delta counter at zero, not registered anywhere.
     #[must_use]
     pub fn new() -> Self {
-        DeltaCounter(stripes().into())
+        DeltaCounter(Arc::new(DeltaCells {
+            cells: stripes(),
+            taken: AtomicU64::new(0),
+        }))
     }
 
     /// Adds one.
@@ -107,32 +110,48 @@ impl DeltaCounter {
     /// are ignored, so one bad sample cannot poison the series.
     pub fn add(&self, value: f64) {
         if value.is_finite() {
-            add_f64(&self.0[stripe_index()].0, value);
+            add_f64(&self.0.cells, value);
         }
     }
 
-    /// The total since the last [`take`](Self::take), without resetting.
-    #[must_use]
-    pub fn peek(&self) -> f64 {
+    fn total(&self) -> f64 {
         self.0
+            .cells
             .iter()
             .map(|c| f64::from_bits(c.0.load(Ordering::Relaxed)))
             .sum()
     }
 
+    /// The total since the last [`take`](Self::take), without resetting.
+    #[must_use]
+    pub fn peek(&self) -> f64 {
+        self.total() - f64::from_bits(self.0.taken.load(Ordering::Acquire))
+    }
+
     /// Takes the total since the last call and resets to zero.
     #[must_use]
     pub fn take(&self) -> f64 {
-        self.0
-            .iter()
-            .map(|c| f64::from_bits(c.0.swap(0, Ordering::Relaxed)))
-            .sum()
+        let mut taken = self.0.taken.load(Ordering::Acquire);
+        loop {
+            let total = self.total();
+            match self.0.taken.compare_exchange(
+                taken,
+                total.to_bits(),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return total - f64::from_bits(taken),
+                Err(actual) => taken = actual,
+            }
+        }
     }
 
     /// Gives back a value that was taken but could not be sent, so it goes
     /// out with the next report instead of being lost.
     pub fn restore(&self, value: f64) {
-        self.add(value);
+        if value.is_finite() {
+            add_f64_atomic(&self.0.taken, -value);
+        }
     }
 }
 
@@ -162,7 +181,7 @@ impl Gauge {
 
     /// Adds `delta` (may be negative).
     pub fn add(&self, delta: f64) {
-        add_f64(&self.0, delta);
+        add_f64_atomic(&self.0, delta);
     }
 
     /// Adds one.

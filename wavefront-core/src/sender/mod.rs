@@ -190,7 +190,7 @@ impl LineBatch {
     }
 }
 
-/// What [`Sender::shutdown`] could not deliver.
+/// A sender's totals when it shut down (over its whole life).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ShutdownReport {
     /// Lines delivered over the sender's life.

@@ -6,9 +6,10 @@
 //! 50,000 spans; overflow is dropped and counted) and the reporter's thread
 //! formats and sends it: nothing is formatted on the request path.
 //!
-//! Start times and durations are sent in **microseconds** (16 digits: the
-//! proxy and the service read the unit from the start time's length), so a
-//! request faster than a millisecond does not read as a duration of 0.
+//! Start times and durations come from a monotonic clock anchored to wall
+//! time, and are sent in **microseconds** (16 digits: the proxy and the
+//! service read the unit from the start time's length), so a request faster
+//! than a millisecond does not read as a duration of 0.
 //!
 //! ```
 //! use wavefront_core::trace::Tracer;
@@ -24,8 +25,8 @@
 //! ```
 
 mod propagation;
+mod text;
 
-use std::borrow::Cow;
 use std::cell::Cell;
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
@@ -38,6 +39,7 @@ use crossbeam_queue::SegQueue;
 pub use propagation::{
     Headers, HeadersMut, WAVEFRONT_SAMPLE, WAVEFRONT_SPAN_ID, WAVEFRONT_TRACE_ID,
 };
+pub use text::Text;
 
 use crate::id::{SpanId, TraceId};
 use crate::tags::ApplicationTags;
@@ -86,6 +88,28 @@ fn now_micros() -> u64 {
         .map_or(0, |d| d.as_micros() as u64)
 }
 
+/// Wall time from the monotonic clock: one reading of each, taken together,
+/// anchors later monotonic readings, so a span needs no wall-clock reading
+/// (cheaper, and immune to the wall clock stepping mid-request).
+#[derive(Debug, Clone, Copy)]
+struct Anchor {
+    instant: Instant,
+    micros: u64,
+}
+
+impl Anchor {
+    fn now() -> Self {
+        Anchor {
+            instant: Instant::now(),
+            micros: now_micros(),
+        }
+    }
+
+    fn micros_at(&self, at: Instant) -> u64 {
+        self.micros + at.saturating_duration_since(self.instant).as_micros() as u64
+    }
+}
+
 /// What identifies a span across processes: its trace, itself, the sampling
 /// decision, and baggage.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,24 +124,50 @@ pub struct SpanContext {
     pub baggage: Vec<(String, String)>,
 }
 
+/// Tags in order; keys may repeat.
+pub type Tags = Vec<(Text, Text)>;
+
 /// A span being recorded.
 #[derive(Debug, Clone)]
 pub struct SpanData {
     /// Operation name.
-    pub operation: Cow<'static, str>,
+    pub operation: Text,
     /// Its context.
     pub context: SpanContext,
     /// `childOf` references.
     pub parents: Vec<SpanId>,
     /// `followsFrom` references.
     pub follows_from: Vec<SpanId>,
-    /// Tags in order; keys may repeat.
-    pub tags: Vec<(Cow<'static, str>, Cow<'static, str>)>,
+    /// The tracer's tags (application and custom tags), shared by its spans;
+    /// `None` once this span replaced one of them.
+    base: Option<Arc<[(Text, Text)]>>,
+    /// The span's own tags, written after the tracer's.
+    pub tags: Tags,
     /// Logs.
     pub logs: Vec<SpanLog>,
     /// Start, in microseconds since the epoch.
     pub start_micros: u64,
     started: Instant,
+}
+
+impl SpanData {
+    /// Every tag in order: the tracer's, then the span's.
+    pub fn all_tags(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        self.base
+            .iter()
+            .flat_map(|b| b.iter())
+            .chain(&self.tags)
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// The last value of tag `key`.
+    #[must_use]
+    pub fn tag(&self, key: &str) -> Option<&str> {
+        self.all_tags()
+            .filter(|(k, _)| *k == key)
+            .map(|(_, v)| v)
+            .last()
+    }
 }
 
 /// A finished span, waiting to be sent.
@@ -134,14 +184,16 @@ impl FinishedSpan {
     #[must_use]
     pub fn is_error(&self) -> bool {
         self.data
-            .tags
-            .iter()
+            .all_tags()
             .any(|(k, v)| k == "error" && v == "true")
     }
 }
 
 struct TracerInner {
     tags: ApplicationTags,
+    /// The application and custom tags every span starts with.
+    base: Arc<[(Text, Text)]>,
+    anchor: Anchor,
     source: String,
     queue: SegQueue<FinishedSpan>,
     queued: AtomicUsize,
@@ -179,7 +231,21 @@ impl TracerBuilder {
     /// The tracer.
     #[must_use]
     pub fn build(self) -> Tracer {
+        let app = &self.tags;
+        let mut base: Vec<(Text, Text)> = vec![
+            ("application".into(), app.application().to_owned().into()),
+            ("service".into(), app.service().to_owned().into()),
+            ("cluster".into(), app.cluster().to_owned().into()),
+            ("shard".into(), app.shard().to_owned().into()),
+        ];
+        base.extend(
+            app.custom_tags()
+                .iter()
+                .map(|(k, v)| (k.clone().into(), v.clone().into())),
+        );
         Tracer(Arc::new(TracerInner {
+            base: base.into(),
+            anchor: Anchor::now(),
             tags: self.tags,
             source: self.source,
             queue: SegQueue::new(),
@@ -214,13 +280,14 @@ impl Tracer {
     }
 
     /// Starts building a span.
-    pub fn span(&self, operation: impl Into<Cow<'static, str>>) -> SpanBuilder {
+    pub fn span(&self, operation: impl Into<Text>) -> SpanBuilder {
         SpanBuilder {
             tracer: self.clone(),
             operation: operation.into(),
             parents: Vec::new(),
             follows_from: Vec::new(),
-            tags: Vec::new(),
+            tags: Vec::with_capacity(8),
+            started: None,
         }
     }
 
@@ -296,10 +363,11 @@ impl fmt::Debug for Tracer {
 #[must_use]
 pub struct SpanBuilder {
     tracer: Tracer,
-    operation: Cow<'static, str>,
+    operation: Text,
     parents: Vec<SpanContext>,
     follows_from: Vec<SpanContext>,
-    tags: Vec<(Cow<'static, str>, Cow<'static, str>)>,
+    tags: Tags,
+    started: Option<Instant>,
 }
 
 impl SpanBuilder {
@@ -316,18 +384,20 @@ impl SpanBuilder {
     }
 
     /// Adds a tag.
-    pub fn tag(
-        mut self,
-        key: impl Into<Cow<'static, str>>,
-        value: impl Into<Cow<'static, str>>,
-    ) -> Self {
+    pub fn tag(mut self, key: impl Into<Text>, value: impl Into<Text>) -> Self {
         self.tags.push((key.into(), value.into()));
         self
     }
 
+    /// Starts the span at `at` rather than now (a request's arrival).
+    pub fn started_at(mut self, at: Instant) -> Self {
+        self.started = Some(at);
+        self
+    }
+
     /// Starts the span: the trace comes from the first parent (else the
-    /// first `followsFrom`), else a new trace begins. Application tags come
-    /// first, then the builder's tags.
+    /// first `followsFrom`), else a new trace begins. The tracer's tags come
+    /// first, then the builder's.
     pub fn start(self) -> SpanHandle {
         let first = self.parents.first().or(self.follows_from.first());
         let trace_id = first.map_or_else(new_trace_id, |p| p.trace_id);
@@ -343,21 +413,8 @@ impl SpanBuilder {
                 baggage.push(item.clone());
             }
         }
-        let app = &self.tracer.0.tags;
-        let mut tags: Vec<(Cow<'static, str>, Cow<'static, str>)> =
-            Vec::with_capacity(8 + self.tags.len());
-        tags.extend([
-            ("application".into(), app.application().to_owned().into()),
-            ("service".into(), app.service().to_owned().into()),
-            ("cluster".into(), app.cluster().to_owned().into()),
-            ("shard".into(), app.shard().to_owned().into()),
-        ]);
-        tags.extend(
-            app.custom_tags()
-                .iter()
-                .map(|(k, v)| (k.clone().into(), v.clone().into())),
-        );
-        tags.extend(self.tags);
+        let started = self.started.unwrap_or_else(Instant::now);
+        let inner = &*self.tracer.0;
         let data = SpanData {
             operation: self.operation,
             context: SpanContext {
@@ -368,10 +425,11 @@ impl SpanBuilder {
             },
             parents: self.parents.iter().map(|p| p.span_id).collect(),
             follows_from: self.follows_from.iter().map(|p| p.span_id).collect(),
-            tags,
+            base: Some(Arc::clone(&inner.base)),
+            tags: self.tags,
             logs: Vec::new(),
-            start_micros: now_micros(),
-            started: Instant::now(),
+            start_micros: inner.anchor.micros_at(started),
+            started,
         };
         SpanHandle(Arc::new(Shared {
             tracer: self.tracer,
@@ -402,10 +460,15 @@ impl SpanHandle {
 
     /// Adds a tag (keys may repeat; `application`, `service`, `cluster` and
     /// `shard` replace the existing value instead).
-    pub fn set_tag(&self, key: impl Into<Cow<'static, str>>, value: impl Into<Cow<'static, str>>) {
+    pub fn set_tag(&self, key: impl Into<Text>, value: impl Into<Text>) {
         let (key, value) = (key.into(), value.into());
         self.with(|d| {
             if matches!(&*key, "application" | "service" | "cluster" | "shard") {
+                // Take a copy of the tracer's tags to change one of them.
+                if let Some(base) = d.base.take() {
+                    let own = std::mem::take(&mut d.tags);
+                    d.tags = base.iter().cloned().chain(own).collect();
+                }
                 if let Some(slot) = d.tags.iter_mut().find(|(k, _)| *k == key) {
                     slot.1 = value;
                     return;
@@ -418,14 +481,20 @@ impl SpanHandle {
     /// Marks the span as an error (`error=true`).
     pub fn set_error(&self) {
         self.with(|d| {
-            if !d.tags.iter().any(|(k, v)| k == "error" && v == "true") {
+            if !d.all_tags().any(|(k, v)| k == "error" && v == "true") {
                 d.tags.push(("error".into(), "true".into()));
             }
         });
     }
 
     /// Adds a log entry with these fields, timestamped now.
-    pub fn log(&self, fields: Vec<(Cow<'static, str>, Cow<'static, str>)>) {
+    pub fn log(
+        &self,
+        fields: Vec<(
+            std::borrow::Cow<'static, str>,
+            std::borrow::Cow<'static, str>,
+        )>,
+    ) {
         let log = SpanLog {
             timestamp_micros: now_micros(),
             fields,
@@ -434,7 +503,7 @@ impl SpanHandle {
     }
 
     /// Renames the operation.
-    pub fn set_operation(&self, operation: impl Into<Cow<'static, str>>) {
+    pub fn set_operation(&self, operation: impl Into<Text>) {
         let operation = operation.into();
         self.with(|d| d.operation = operation);
     }
@@ -448,7 +517,7 @@ impl SpanHandle {
 
     /// Starts a child span of this one.
     #[must_use]
-    pub fn child(&self, operation: impl Into<Cow<'static, str>>) -> SpanHandle {
+    pub fn child(&self, operation: impl Into<Text>) -> SpanHandle {
         let builder = self.0.tracer.span(operation);
         match self.context() {
             Some(context) => builder.child_of(&context).start(),
@@ -466,9 +535,14 @@ impl SpanHandle {
 
     /// Finishes the span and queues it for sending; later calls do nothing.
     pub fn finish(&self) {
+        self.finish_at(Instant::now());
+    }
+
+    /// Finishes the span at `at`, a time the caller already read.
+    pub fn finish_at(&self, at: Instant) {
         let data = self.0.data.lock().ok().and_then(|mut d| d.take());
         if let Some(data) = data {
-            let duration_micros = data.started.elapsed().as_micros() as u64;
+            let duration_micros = at.saturating_duration_since(data.started).as_micros() as u64;
             self.0.tracer.push(FinishedSpan {
                 data,
                 duration_micros,

@@ -97,7 +97,7 @@ fn children_share_the_trace_and_spans_queue_boundedly() {
     assert_eq!(spans.len(), 2);
     assert_eq!(spans[0].data.context.trace_id, root_ctx.trace_id);
     assert_eq!(spans[0].data.parents, [root_ctx.span_id]);
-    let keys: Vec<&str> = spans[1].data.tags.iter().map(|(k, _)| &**k).collect();
+    let keys: Vec<&str> = spans[1].data.all_tags().map(|(k, _)| k).collect();
     assert_eq!(
         keys,
         [
