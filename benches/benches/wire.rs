@@ -16,7 +16,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, Criterion, Throughput};
-use wavefront_core::wire::{self, Centroid, Granularity, SpanLine};
+use wavefront_core::wire::{self, Centroid, Granularity, MetricTemplate, SpanLine};
 use wavefront_core::{SpanId, TraceId};
 
 const METRIC_TAGS: [(&str, &str); 4] = [
@@ -120,6 +120,10 @@ fn check_lines() {
         buf,
         format!("\"request.latency\" 42.5 1700000000 source=\"host-1\" {TAG_TEXT}\n")
     );
+    let metric_line = buf.clone();
+    buf.clear();
+    metric_template(&mut buf);
+    assert_eq!(buf, metric_line);
     buf.clear();
     histogram(&mut buf);
     assert_eq!(
@@ -208,8 +212,8 @@ fn reference_ratio() {
             .ok()
             .and_then(|p| p[format!("python_{name}_lines_per_sec")].as_f64());
         match py {
-            Some(py) => println!("{name:<10} {rust:>14.0} {py:>14.0} {:>7.1}x", rust / py),
-            None => println!("{name:<10} {rust:>14.0} {:>14} {:>8}", "-", "-"),
+            Some(py) => println!("{name:<16} {rust:>14.0} {py:>14.0} {:>7.1}x", rust / py),
+            None => println!("{name:<16} {rust:>14.0} {:>14} {:>8}", "-", "-"),
         }
     }
     if let Err(e) = python {

@@ -476,3 +476,85 @@ where
     }
     out
 }
+
+async fn get_item(Path((_, _)): Path<(String, String)>) -> &'static str {
+    "item"
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nested_routers_and_route_layer() {
+    let receiver = Receiver::start().unwrap();
+    let sender: Arc<dyn Sender> = Arc::new(
+        ProxySender::builder("127.0.0.1")
+            .metrics_port(receiver.metrics_addr().port())
+            .tracing_port(receiver.tracing_addr().port())
+            .build(),
+    );
+    let tags = ApplicationTags::builder("Ordering", "styling")
+        .build()
+        .unwrap();
+    let reporter = Reporter::builder(Registry::new(), sender, tags)
+        .interval(Duration::from_secs(3600))
+        .start();
+    // A nested router under /api/v1 with the layer outside: the template is
+    // the joined one. A second app uses route_layer: only matched routes.
+    let api = Router::new().route("/shops/{shop}/items/{item}", get(get_item));
+    let layered = Router::new()
+        .nest("/api/v1", api)
+        .layer(WavefrontLayer::new(&reporter));
+    let route_layered = Router::new().route("/only", get(unnamed)).route_layer(
+        WavefrontLayer::builder(&reporter)
+            .component("axum_rl")
+            .build(),
+    );
+    let mut bases = Vec::new();
+    for app in [layered, route_layered] {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        bases.push(format!("http://{}", listener.local_addr().unwrap()));
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    }
+    let client = reqwest::Client::new();
+    for (path, status) in [
+        (format!("{}/api/v1/shops/3/items/9", bases[0]), 200),
+        (format!("{}/api/v1/nope", bases[0]), 404),
+        (format!("{}/only", bases[1]), 200),
+        (format!("{}/missing", bases[1]), 404),
+    ] {
+        assert_eq!(client.get(path).send().await.unwrap().status(), status);
+    }
+    let reporter = Arc::new(reporter);
+    let r = Arc::clone(&reporter);
+    let report = tokio::task::spawn_blocking(move || r.shutdown(Duration::from_secs(10)))
+        .await
+        .unwrap();
+    assert!(receiver.wait_for_lines(report.delivered as usize, Duration::from_secs(10)));
+    let points = receiver.metrics();
+    assert_eq!(
+        last(
+            &points,
+            "axum.response.api.v1.shops.shop.items.item.GET.200.cumulative.count"
+        ),
+        Some(1.0)
+    );
+    let item = points
+        .iter()
+        .find(|p| p.name == "axum.response.api.v1.shops.shop.items.item.GET.200.cumulative.count")
+        .unwrap();
+    assert_eq!(item.tag("axum.func"), Some("get_item"));
+    assert_eq!(
+        last(&points, "axum.response.unmatched.GET.404.cumulative.count"),
+        Some(1.0)
+    );
+    // route_layer: the matched route is recorded, the 404 is not seen at all.
+    assert_eq!(
+        last(&points, "axum_rl.response.only.GET.200.cumulative.count"),
+        Some(1.0)
+    );
+    assert!(points
+        .iter()
+        .all(|p| !p.name.starts_with("axum_rl.response.unmatched")));
+    assert!(points
+        .iter()
+        .any(|p| p.name == "~component.heartbeat" && p.tag("component") == Some("axum_rl")));
+    assert!(receiver.rejected().is_empty());
+}
