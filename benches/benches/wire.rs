@@ -107,10 +107,23 @@ fn span(buf: &mut String) {
     .unwrap();
 }
 
+/// The reporter's path: the series' name and tags encoded once, only the
+/// value and timestamp per line.
+fn metric_template(buf: &mut String) {
+    static TEMPLATE: std::sync::OnceLock<MetricTemplate> = std::sync::OnceLock::new();
+    let template = TEMPLATE
+        .get_or_init(|| MetricTemplate::new("request.latency", "host-1", &METRIC_TAGS).unwrap());
+    template.write(buf, 42.5, Some(1_700_000_000)).unwrap();
+}
+
 type Encoder = fn(&mut String);
 
-const ENCODERS: [(&str, Encoder); 3] =
-    [("metric", metric), ("histogram", histogram), ("span", span)];
+const ENCODERS: [(&str, Encoder); 4] = [
+    ("metric", metric),
+    ("metric_template", metric_template),
+    ("histogram", histogram),
+    ("span", span),
+];
 
 /// The lines the Python reference writes for the same inputs.
 fn check_lines() {
