@@ -34,6 +34,16 @@ async fn unnamed() -> &'static str {
     "plain axum routing"
 }
 
+/// A proxy sender to the receiver's ports.
+fn proxy_to(receiver: &Receiver) -> Arc<dyn Sender> {
+    Arc::new(
+        ProxySender::builder("127.0.0.1")
+            .metrics_port(receiver.metrics_addr().port())
+            .tracing_port(receiver.tracing_addr().port())
+            .build(),
+    )
+}
+
 struct App {
     receiver: Receiver,
     reporter: Arc<Reporter>,
@@ -43,12 +53,7 @@ struct App {
 
 async fn start() -> App {
     let receiver = Receiver::start().unwrap();
-    let sender: Arc<dyn Sender> = Arc::new(
-        ProxySender::builder("127.0.0.1")
-            .metrics_port(receiver.metrics_addr().port())
-            .tracing_port(receiver.tracing_addr().port())
-            .build(),
-    );
+    let sender = proxy_to(&receiver);
     let tags = ApplicationTags::builder("Ordering", "styling")
         .cluster("us-west-1")
         .shard("primary")
@@ -484,12 +489,7 @@ async fn get_item(Path((_, _)): Path<(String, String)>) -> &'static str {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nested_routers_and_route_layer() {
     let receiver = Receiver::start().unwrap();
-    let sender: Arc<dyn Sender> = Arc::new(
-        ProxySender::builder("127.0.0.1")
-            .metrics_port(receiver.metrics_addr().port())
-            .tracing_port(receiver.tracing_addr().port())
-            .build(),
-    );
+    let sender = proxy_to(&receiver);
     let tags = ApplicationTags::builder("Ordering", "styling")
         .build()
         .unwrap();

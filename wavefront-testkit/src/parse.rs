@@ -278,6 +278,25 @@ fn no_eot(line: &str) -> Result<&str, ParseError> {
     Ok(line.strip_suffix('\n').unwrap_or(line))
 }
 
+/// The `k=v` pairs that end a metric or histogram line, with the proxy's
+/// source rules and checks; `name_code` is the name-length rejection code.
+fn source_and_tags(
+    tokens: &mut Tokens<'_>,
+    name: &str,
+    name_code: &'static str,
+) -> Result<(String, Vec<(String, String)>), ParseError> {
+    let mut pairs = Vec::new();
+    while tokens.peek()?.is_some() {
+        pairs.push(tokens.pair()?);
+    }
+    let (source, tags) = split_source(pairs);
+    let source = source.unwrap_or_default();
+    check_source(&source, "WF-406", "WF-407")?;
+    check_metric_name(name, name_code)?;
+    check_point_tags(&tags)?;
+    Ok((source, tags))
+}
+
 // ===== metric points =====
 
 /// A metric point as the proxy reads it.
@@ -325,15 +344,7 @@ pub fn parse_metric(line: &str) -> Result<Point, ParseError> {
         }
         _ => None,
     };
-    let mut pairs = Vec::new();
-    while tokens.peek()?.is_some() {
-        pairs.push(tokens.pair()?);
-    }
-    let (source, tags) = split_source(pairs);
-    let source = source.unwrap_or_default();
-    check_source(&source, "WF-406", "WF-407")?;
-    check_metric_name(&name, "WF-408")?;
-    check_point_tags(&tags)?;
+    let (source, tags) = source_and_tags(&mut tokens, &name, "WF-408")?;
     if name.starts_with(is_delta) && value <= 0.0 {
         return err("WF-404", "delta metrics cannot be non-positive");
     }
@@ -394,15 +405,7 @@ pub fn parse_histogram(line: &str) -> Result<Distribution, ParseError> {
         centroids.push((count, number(&tokens.expect("a centroid mean")?)?));
     }
     let name = tokens.expect("the histogram name")?;
-    let mut pairs = Vec::new();
-    while tokens.peek()?.is_some() {
-        pairs.push(tokens.pair()?);
-    }
-    let (source, tags) = split_source(pairs);
-    let source = source.unwrap_or_default();
-    check_source(&source, "WF-406", "WF-407")?;
-    check_metric_name(&name, "WF-409")?;
-    check_point_tags(&tags)?;
+    let (source, tags) = source_and_tags(&mut tokens, &name, "WF-409")?;
     if centroids.iter().all(|&(c, _)| c <= 0) {
         return err("WF-405", "empty histogram");
     }

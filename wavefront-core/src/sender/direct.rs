@@ -8,8 +8,8 @@ use std::time::Duration;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 
-use super::worker::{Backoff, Delivery, Shared, Transport};
-use super::{DataKind, LineBatch, Sender, SenderStats, ShutdownReport, DEFAULT_QUEUE_CAPACITY};
+use super::worker::{queued_sender, Backoff, Delivery, Shared, Transport};
+use super::{DataKind, LineBatch, SenderStats, DEFAULT_QUEUE_CAPACITY};
 use crate::config::ConfigError;
 
 /// Most lines per request.
@@ -159,23 +159,7 @@ fn report_url(url: &str) -> Result<String, ConfigError> {
     Ok(base.to_string())
 }
 
-impl Sender for DirectSender {
-    fn send(&self, kind: DataKind, batch: LineBatch) {
-        self.shared.send(kind, batch);
-    }
-
-    fn flush(&self, timeout: Duration) -> bool {
-        self.shared.flush(timeout)
-    }
-
-    fn shutdown(&self, timeout: Duration) -> ShutdownReport {
-        self.shared.shutdown(timeout)
-    }
-
-    fn stats(&self) -> &SenderStats {
-        &self.shared.stats
-    }
-}
+queued_sender!(DirectSender);
 
 struct HttpTransport {
     /// Built on the delivery thread, never inside a caller's async runtime.

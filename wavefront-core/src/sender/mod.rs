@@ -217,35 +217,29 @@ pub trait Sender: Send + Sync + fmt::Debug {
     fn stats(&self) -> &SenderStats;
 }
 
-impl<S: Sender + ?Sized> Sender for std::sync::Arc<S> {
-    fn send(&self, kind: DataKind, batch: LineBatch) {
-        (**self).send(kind, batch);
-    }
-    fn flush(&self, timeout: Duration) -> bool {
-        (**self).flush(timeout)
-    }
-    fn shutdown(&self, timeout: Duration) -> ShutdownReport {
-        (**self).shutdown(timeout)
-    }
-    fn stats(&self) -> &SenderStats {
-        (**self).stats()
-    }
+/// `Sender` for pointers to senders, so `Arc<dyn Sender>` and
+/// `Box<dyn Sender>` are senders too.
+macro_rules! forward_sender {
+    ($($ptr:ident)::+) => {
+        impl<S: Sender + ?Sized> Sender for $($ptr)::+<S> {
+            fn send(&self, kind: DataKind, batch: LineBatch) {
+                (**self).send(kind, batch);
+            }
+            fn flush(&self, timeout: Duration) -> bool {
+                (**self).flush(timeout)
+            }
+            fn shutdown(&self, timeout: Duration) -> ShutdownReport {
+                (**self).shutdown(timeout)
+            }
+            fn stats(&self) -> &SenderStats {
+                (**self).stats()
+            }
+        }
+    };
 }
 
-impl<S: Sender + ?Sized> Sender for Box<S> {
-    fn send(&self, kind: DataKind, batch: LineBatch) {
-        (**self).send(kind, batch);
-    }
-    fn flush(&self, timeout: Duration) -> bool {
-        (**self).flush(timeout)
-    }
-    fn shutdown(&self, timeout: Duration) -> ShutdownReport {
-        (**self).shutdown(timeout)
-    }
-    fn stats(&self) -> &SenderStats {
-        (**self).stats()
-    }
-}
+forward_sender!(std::sync::Arc);
+forward_sender!(Box);
 
 #[cfg(test)]
 mod tests {

@@ -5,8 +5,8 @@ use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::worker::{Backoff, Delivery, Shared, Transport};
-use super::{DataKind, LineBatch, Sender, SenderStats, ShutdownReport, DEFAULT_QUEUE_CAPACITY};
+use super::worker::{queued_sender, Backoff, Delivery, Shared, Transport};
+use super::{DataKind, LineBatch, SenderStats, DEFAULT_QUEUE_CAPACITY};
 
 /// The proxy's default metrics port.
 pub const DEFAULT_METRICS_PORT: u16 = 2878;
@@ -133,23 +133,7 @@ impl ProxySenderBuilder {
     }
 }
 
-impl Sender for ProxySender {
-    fn send(&self, kind: DataKind, batch: LineBatch) {
-        self.shared.send(kind, batch);
-    }
-
-    fn flush(&self, timeout: Duration) -> bool {
-        self.shared.flush(timeout)
-    }
-
-    fn shutdown(&self, timeout: Duration) -> ShutdownReport {
-        self.shared.shutdown(timeout)
-    }
-
-    fn stats(&self) -> &SenderStats {
-        &self.shared.stats
-    }
-}
+queued_sender!(ProxySender);
 
 struct TcpTransport {
     endpoints: Vec<Endpoint>,

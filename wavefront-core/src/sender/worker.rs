@@ -9,6 +9,28 @@ use std::time::{Duration, Instant};
 use super::queue::LineQueue;
 use super::{DataKind, LineBatch, SenderStats, ShutdownReport};
 
+/// `Sender` for a type whose field `shared` is a [`Shared`]: the queued
+/// senders all send, flush and stop the same way.
+macro_rules! queued_sender {
+    ($ty:ty) => {
+        impl $crate::sender::Sender for $ty {
+            fn send(&self, kind: $crate::sender::DataKind, batch: $crate::sender::LineBatch) {
+                self.shared.send(kind, batch);
+            }
+            fn flush(&self, timeout: std::time::Duration) -> bool {
+                self.shared.flush(timeout)
+            }
+            fn shutdown(&self, timeout: std::time::Duration) -> $crate::sender::ShutdownReport {
+                self.shared.shutdown(timeout)
+            }
+            fn stats(&self) -> &$crate::sender::SenderStats {
+                &self.shared.stats
+            }
+        }
+    };
+}
+pub(crate) use queued_sender;
+
 /// What a transport does with one batch.
 pub(crate) enum Delivery {
     /// All lines delivered.
