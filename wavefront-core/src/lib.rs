@@ -41,6 +41,7 @@ mod id;
 pub mod lifecycle;
 pub mod metric;
 pub mod naming;
+pub mod red;
 pub mod registry;
 pub mod reporter;
 pub mod sanitize;

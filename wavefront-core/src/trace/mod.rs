@@ -23,8 +23,24 @@
 //! assert_eq!(tracer.take_finished().len(), 2);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! # Propagation
+//!
+//! [`Tracer::extract`] reads a caller's context from request headers, trying
+//! each configured [`Propagation`] format in turn (by default Wavefront, W3C
+//! Trace Context, B3 single, B3 multi); [`Tracer::inject`] and
+//! [`SpanHandle::inject`] write a context in every configured injection
+//! format (by default Wavefront and W3C). See
+//! [`TracerBuilder::propagation`].
+//!
+//! # Sampling
+//!
+//! With no [`Sampler`], every span is sent. Otherwise the [`sampling`]
+//! rules decide; dropped spans are counted ([`Tracer::discarded`]) and still
+//! reach the [`on_finish`](TracerBuilder::on_finish) hooks.
 
 mod propagation;
+pub mod sampling;
 mod text;
 
 use std::cell::Cell;
@@ -37,7 +53,12 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use crossbeam_queue::SegQueue;
 
 pub use propagation::{
-    Headers, HeadersMut, WAVEFRONT_SAMPLE, WAVEFRONT_SPAN_ID, WAVEFRONT_TRACE_ID,
+    Headers, HeadersMut, ParsePropagationError, Propagation, B3, B3_FLAGS, B3_PARENT_SPAN_ID,
+    B3_SAMPLED, B3_SPAN_ID, B3_TRACE_ID, MAX_TRACE_STATE_LEN, TRACEPARENT, TRACESTATE,
+    WAVEFRONT_SAMPLE, WAVEFRONT_SPAN_ID, WAVEFRONT_TRACE_ID,
+};
+pub use sampling::{
+    CompositeSampler, ConstantSampler, DurationSampler, InvalidSamplingRate, RateSampler, Sampler,
 };
 pub use text::Text;
 
@@ -48,8 +69,8 @@ use crate::wire::SpanLog;
 /// Default capacity of the finished-span queue.
 pub const DEFAULT_SPAN_QUEUE_CAPACITY: usize = 50_000;
 
-/// A fresh random 128-bit value from a per-thread generator (no lock).
-fn random_u128() -> u128 {
+/// A fresh random 64-bit value from a per-thread generator (no lock).
+fn random_u64() -> u64 {
     thread_local! {
         static STATE: Cell<u64> = Cell::new({
             let mut h = std::collections::hash_map::RandomState::new().build_hasher();
@@ -58,28 +79,55 @@ fn random_u128() -> u128 {
         });
     }
     STATE.with(|state| {
-        // splitmix64, twice.
-        let next = || {
-            let mut z = state.get().wrapping_add(0x9e37_79b9_7f4a_7c15);
-            state.set(z);
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^ (z >> 31)
-        };
-        (u128::from(next()) << 64) | u128::from(next())
+        // splitmix64
+        let mut z = state.get().wrapping_add(0x9e37_79b9_7f4a_7c15);
+        state.set(z);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
     })
 }
 
-/// A new, random trace id.
+/// A fresh random non-zero 128-bit value.
+fn random_u128() -> u128 {
+    loop {
+        let bits = (u128::from(random_u64()) << 64) | u128::from(random_u64());
+        if bits != 0 {
+            return bits;
+        }
+    }
+}
+
+/// A new, random (non-zero) trace id.
 #[must_use]
 pub fn new_trace_id() -> TraceId {
     TraceId::from_u128(random_u128())
 }
 
-/// A new, random span id.
+/// A new, random (non-zero) 128-bit span id.
 #[must_use]
 pub fn new_span_id() -> SpanId {
     SpanId::from_u128(random_u128())
+}
+
+/// A new, random (non-zero) 64-bit span id: the UUID whose upper half is
+/// zero, as W3C and B3 carry it (and as the Java SDK makes it with
+/// `useSpanId128Bit=false`). A tracer starts its spans with these while it
+/// injects W3C or B3, so each of its span ids round-trips exactly.
+///
+/// ```
+/// let id = wavefront_core::trace::new_span_id_64();
+/// assert!(id.to_string().starts_with("00000000-0000-0000-"));
+/// assert_ne!(id.to_u128(), 0);
+/// ```
+#[must_use]
+pub fn new_span_id_64() -> SpanId {
+    loop {
+        let bits = random_u64();
+        if bits != 0 {
+            return SpanId::from_u128(u128::from(bits));
+        }
+    }
 }
 
 fn now_micros() -> u64 {
@@ -111,17 +159,54 @@ impl Anchor {
 }
 
 /// What identifies a span across processes: its trace, itself, the sampling
-/// decision, and baggage.
+/// decision, baggage and W3C trace state.
+///
+/// ```
+/// use wavefront_core::trace::SpanContext;
+/// use wavefront_core::{SpanId, TraceId};
+///
+/// let mut context = SpanContext::new(TraceId::from_u128(1), SpanId::from_u128(2));
+/// context.sampled = Some(true);
+/// assert!(!context.is_decision_only());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SpanContext {
     /// The trace.
     pub trace_id: TraceId,
-    /// The span.
+    /// The span; zero in a decision-only context (see
+    /// [`is_decision_only`](Self::is_decision_only)).
     pub span_id: SpanId,
     /// Whether the trace is sampled, if decided.
     pub sampled: Option<bool>,
-    /// Baggage items, passed along to every descendant.
+    /// Baggage items, passed along to every descendant (Wavefront format).
     pub baggage: Vec<(String, String)>,
+    /// The W3C `tracestate` received with the trace (at most
+    /// [`MAX_TRACE_STATE_LEN`] bytes), passed along unchanged to every
+    /// descendant and injected with `traceparent`.
+    pub trace_state: Option<Arc<str>>,
+}
+
+impl SpanContext {
+    /// A context with these ids, no decision, no baggage, no trace state.
+    #[must_use]
+    pub fn new(trace_id: TraceId, span_id: SpanId) -> Self {
+        SpanContext {
+            trace_id,
+            span_id,
+            sampled: None,
+            baggage: Vec::new(),
+            trace_state: None,
+        }
+    }
+
+    /// Whether the context carries only a sampling decision and no span (a
+    /// `b3: 0` header, or `X-B3-Sampled` without ids): its span id is zero.
+    /// A span started as its child begins a trace of the context's (fresh)
+    /// trace id with that decision, and has no parent.
+    #[must_use]
+    pub fn is_decision_only(&self) -> bool {
+        self.span_id.to_u128() == 0
+    }
 }
 
 /// Tags in order; keys may repeat.
@@ -148,9 +233,20 @@ pub struct SpanData {
     /// Start, in microseconds since the epoch.
     pub start_micros: u64,
     started: Instant,
+    /// The decision forced by a tag (`sampling.priority`, `debug`, `error`).
+    forced: Option<bool>,
 }
 
 impl SpanData {
+    /// Applies the sampling rule of tag `key=value`.
+    fn force(&mut self, key: &str, value: &str) {
+        let forced = sampling::force(key, value, self.forced);
+        if forced != self.forced {
+            self.forced = forced;
+            self.context.sampled = forced;
+        }
+    }
+
     /// Every tag in order: the tracer's, then the span's.
     pub fn all_tags(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
         self.base
@@ -170,13 +266,17 @@ impl SpanData {
     }
 }
 
-/// A finished span, waiting to be sent.
+/// A finished span, waiting to be sent (or, if not sampled, only shown to
+/// the tracer's [`on_finish`](TracerBuilder::on_finish) hooks).
 #[derive(Debug, Clone)]
 pub struct FinishedSpan {
-    /// Everything recorded.
+    /// Everything recorded; `data.context.sampled` holds the final decision.
     pub data: SpanData,
     /// Duration in microseconds (from a monotonic clock).
     pub duration_micros: u64,
+    /// Whether sampling kept the span: only kept spans are queued for
+    /// sending.
+    pub sampled: bool,
 }
 
 impl FinishedSpan {
@@ -189,10 +289,24 @@ impl FinishedSpan {
     }
 }
 
+/// A hook called with every finished span, sampled or not (see
+/// [`TracerBuilder::on_finish`]).
+pub type FinishHook = Arc<dyn Fn(&FinishedSpan) + Send + Sync>;
+
 struct TracerInner {
     tags: ApplicationTags,
     /// The application and custom tags every span starts with.
     base: Arc<[(Text, Text)]>,
+    /// The decision the tracer's own tags force, if any.
+    base_forced: Option<bool>,
+    extract: Box<[Propagation]>,
+    inject: Box<[Propagation]>,
+    /// Whether spans get 64-bit span ids (W3C or B3 injection is on).
+    span_ids_64: bool,
+    samplers: Box<[Arc<dyn Sampler>]>,
+    has_late_samplers: bool,
+    on_finish: Box<[FinishHook]>,
+    discarded: AtomicU64,
     anchor: Anchor,
     source: String,
     queue: SegQueue<FinishedSpan>,
@@ -207,15 +321,133 @@ struct TracerInner {
 pub struct Tracer(Arc<TracerInner>);
 
 /// Builds a [`Tracer`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 #[must_use]
 pub struct TracerBuilder {
     tags: ApplicationTags,
     source: String,
     capacity: usize,
+    extract: Vec<Propagation>,
+    inject: Vec<Propagation>,
+    samplers: Vec<Arc<dyn Sampler>>,
+    on_finish: Vec<FinishHook>,
+}
+
+impl fmt::Debug for TracerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TracerBuilder")
+            .field("source", &self.source)
+            .field("capacity", &self.capacity)
+            .field("extract", &self.extract)
+            .field("inject", &self.inject)
+            .field("samplers", &self.samplers)
+            .field("on_finish", &self.on_finish.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The formats in order, each once.
+fn dedup(formats: impl IntoIterator<Item = Propagation>) -> Vec<Propagation> {
+    let mut out = Vec::new();
+    for format in formats {
+        if !out.contains(&format) {
+            out.push(format);
+        }
+    }
+    out
 }
 
 impl TracerBuilder {
+    /// The formats to both extract (tried in this order) and inject,
+    /// replacing the defaults.
+    ///
+    /// Defaults: extract every format, in the order Wavefront, W3C, B3
+    /// single, B3 multi ([`Propagation::DEFAULT_EXTRACT`]), so any caller's
+    /// context is understood; inject Wavefront and W3C
+    /// ([`Propagation::DEFAULT_INJECT`]): Wavefront for services on the
+    /// reference SDKs, W3C for OpenTelemetry, Micrometer and most proxies. B3
+    /// is opt-in (both of its forms would be needed to reach every B3
+    /// reader, doubling the headers).
+    ///
+    /// While any injection format carries 64-bit span ids (W3C, B3), spans
+    /// get 64-bit span ids (`00000000-0000-0000-xxxx-xxxxxxxxxxxx`, as
+    /// Micrometer and the Java SDK with `useSpanId128Bit=false` make them),
+    /// so every id this tracer sends round-trips through any format; with
+    /// only Wavefront injection, span ids are random 128-bit UUIDs.
+    ///
+    /// ```
+    /// use wavefront_core::trace::{Propagation, Tracer};
+    /// use wavefront_core::ApplicationTags;
+    ///
+    /// let tracer = Tracer::builder(ApplicationTags::builder("Ordering", "styling").build()?)
+    ///     .propagation([Propagation::W3c, Propagation::B3])
+    ///     .build();
+    /// let span = tracer.span("checkout").start();
+    /// let mut headers: Vec<(String, String)> = Vec::new();
+    /// span.inject(&mut headers);
+    /// let names: Vec<&str> = headers.iter().map(|(k, _)| k.as_str()).collect();
+    /// assert_eq!(names, ["traceparent", "b3"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn propagation(self, formats: impl IntoIterator<Item = Propagation>) -> Self {
+        let formats = dedup(formats);
+        TracerBuilder {
+            extract: formats.clone(),
+            inject: formats,
+            ..self
+        }
+    }
+
+    /// The formats to extract, tried in this order (the first that yields a
+    /// context wins); none disables extraction.
+    pub fn extract_formats(mut self, formats: impl IntoIterator<Item = Propagation>) -> Self {
+        self.extract = dedup(formats);
+        self
+    }
+
+    /// The formats to inject (each is written); none disables injection.
+    pub fn inject_formats(mut self, formats: impl IntoIterator<Item = Propagation>) -> Self {
+        self.inject = dedup(formats);
+        self
+    }
+
+    /// Adds a sampler; a span is kept if any sampler keeps it (see
+    /// [`sampling`]). Without samplers every span is kept.
+    pub fn sampler(mut self, sampler: impl Sampler + 'static) -> Self {
+        self.samplers.push(Arc::new(sampler));
+        self
+    }
+
+    /// Adds a hook called with every finished span, sampled or not (see
+    /// [`FinishedSpan::sampled`]), before a sampled one is queued: where RED
+    /// metrics are derived. Hooks run on the thread finishing the span (the
+    /// request path), in the order added; they should be quick and must not
+    /// panic.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// use wavefront_core::trace::{ConstantSampler, Tracer};
+    /// use wavefront_core::ApplicationTags;
+    ///
+    /// let seen = Arc::new(AtomicUsize::new(0));
+    /// let counter = Arc::clone(&seen);
+    /// let tracer = Tracer::builder(ApplicationTags::builder("Ordering", "styling").build()?)
+    ///     .sampler(ConstantSampler::new(false))
+    ///     .on_finish(Arc::new(move |_span| {
+    ///         counter.fetch_add(1, Ordering::Relaxed);
+    ///     }))
+    ///     .build();
+    /// tracer.span("checkout").start().finish();
+    /// assert_eq!(seen.load(Ordering::Relaxed), 1);
+    /// assert_eq!((tracer.discarded(), tracer.take_finished().len()), (1, 0));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn on_finish(mut self, hook: FinishHook) -> Self {
+        self.on_finish.push(hook);
+        self
+    }
+
     /// The source of every span (default: the host name).
     pub fn source(mut self, source: impl Into<String>) -> Self {
         self.source = source.into();
@@ -243,8 +475,21 @@ impl TracerBuilder {
                 .iter()
                 .map(|(k, v)| (k.clone().into(), v.clone().into())),
         );
+        let base_forced = base
+            .iter()
+            .fold(None, |forced, (k, v)| sampling::force(k, v, forced));
+        let span_ids_64 = self.inject.iter().any(|p| p.has_64_bit_span_ids());
+        let has_late_samplers = self.samplers.iter().any(|s| !s.is_early());
         Tracer(Arc::new(TracerInner {
             base: base.into(),
+            base_forced,
+            extract: self.extract.into(),
+            inject: self.inject.into(),
+            span_ids_64,
+            samplers: self.samplers.into(),
+            has_late_samplers,
+            on_finish: self.on_finish.into(),
+            discarded: AtomicU64::new(0),
             anchor: Anchor::now(),
             tags: self.tags,
             source: self.source,
@@ -264,6 +509,10 @@ impl Tracer {
             tags,
             source: crate::config::hostname(),
             capacity: DEFAULT_SPAN_QUEUE_CAPACITY,
+            extract: Propagation::DEFAULT_EXTRACT.to_vec(),
+            inject: Propagation::DEFAULT_INJECT.to_vec(),
+            samplers: Vec::new(),
+            on_finish: Vec::new(),
         }
     }
 
@@ -291,14 +540,59 @@ impl Tracer {
         }
     }
 
-    /// The span context carried by incoming request headers, if any.
+    /// The span context carried by incoming request headers, if any: each
+    /// extraction format is tried in turn and the first valid context wins
+    /// (malformed headers yield none, so the request starts a new trace).
+    ///
+    /// ```
+    /// use wavefront_core::trace::Tracer;
+    /// use wavefront_core::ApplicationTags;
+    ///
+    /// let tracer = Tracer::builder(ApplicationTags::builder("Ordering", "styling").build()?).build();
+    /// let headers = [("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")];
+    /// let parent = tracer.extract(&headers).unwrap();
+    /// assert_eq!(parent.trace_id.to_string(), "4bf92f35-77b3-4da6-a3ce-929d0e0e4736");
+    /// assert_eq!(parent.span_id.to_string(), "00000000-0000-0000-00f0-67aa0ba902b7");
+    /// assert_eq!(parent.sampled, Some(true));
+    /// let span = tracer.span("request").child_of(&parent).start();
+    /// assert_eq!(span.context().unwrap().trace_id, parent.trace_id);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn extract(&self, headers: &(impl Headers + ?Sized)) -> Option<SpanContext> {
-        propagation::extract(headers)
+        propagation::extract(&self.0.extract, headers)
     }
 
-    /// Writes `context` into outgoing request headers.
-    pub fn inject(&self, context: &SpanContext, headers: &mut impl HeadersMut) {
-        propagation::inject(context, headers);
+    /// Writes `context` into outgoing request headers in every injection
+    /// format; the sampling decision travels in each format's flag.
+    pub fn inject(&self, context: &SpanContext, headers: &mut (impl HeadersMut + ?Sized)) {
+        for format in self.0.inject.iter() {
+            format.inject(context, headers);
+        }
+    }
+
+    /// The formats [`extract`](Self::extract) tries, in order.
+    #[must_use]
+    pub fn extract_formats(&self) -> &[Propagation] {
+        &self.0.extract
+    }
+
+    /// The formats [`inject`](Self::inject) writes.
+    #[must_use]
+    pub fn inject_formats(&self) -> &[Propagation] {
+        &self.0.inject
+    }
+
+    /// Shows a finished span to the hooks, then queues it if sampled.
+    fn finished(&self, span: FinishedSpan) {
+        let inner = &*self.0;
+        for hook in inner.on_finish.iter() {
+            hook(&span);
+        }
+        if span.sampled {
+            self.push(span);
+        } else {
+            inner.discarded.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     fn push(&self, span: FinishedSpan) {
@@ -323,10 +617,18 @@ impl Tracer {
         spans
     }
 
-    /// Spans finished so far.
+    /// Sampled spans finished so far (queued or dropped); every finished
+    /// span is counted either here or in [`discarded`](Self::discarded).
     #[must_use]
     pub fn received(&self) -> u64 {
         self.0.received.load(Ordering::Relaxed)
+    }
+
+    /// Spans not sent because sampling dropped them (the reference's
+    /// `spans.discarded`).
+    #[must_use]
+    pub fn discarded(&self) -> u64 {
+        self.0.discarded.load(Ordering::Relaxed)
     }
 
     /// Spans dropped because the queue was full.
@@ -354,6 +656,10 @@ impl fmt::Debug for Tracer {
             .field("source", &self.0.source)
             .field("queue_size", &self.queue_size())
             .field("dropped", &self.dropped())
+            .field("discarded", &self.discarded())
+            .field("extract", &self.0.extract)
+            .field("inject", &self.0.inject)
+            .field("samplers", &self.0.samplers)
             .finish_non_exhaustive()
     }
 }
@@ -395,13 +701,22 @@ impl SpanBuilder {
         self
     }
 
-    /// Starts the span: the trace comes from the first parent (else the
-    /// first `followsFrom`), else a new trace begins. The tracer's tags come
-    /// first, then the builder's.
+    /// Starts the span: the trace, its sampling decision and its W3C trace
+    /// state come from the first parent (else the first `followsFrom`), else
+    /// a new trace begins; a span without an inherited decision gets the
+    /// samplers' head decision, and tags can force one (see [`sampling`]).
+    /// The tracer's tags come first, then the builder's.
     pub fn start(self) -> SpanHandle {
+        let inner = &*self.tracer.0;
         let first = self.parents.first().or(self.follows_from.first());
         let trace_id = first.map_or_else(new_trace_id, |p| p.trace_id);
-        let sampled = first.and_then(|p| p.sampled);
+        let trace_state = first.and_then(|p| p.trace_state.clone());
+        let forced = self.tags.iter().fold(inner.base_forced, |forced, (k, v)| {
+            sampling::force(k, v, forced)
+        });
+        let sampled = forced
+            .or_else(|| first.and_then(|p| p.sampled))
+            .unwrap_or_else(|| sampling::head(&inner.samplers, &self.operation, trace_id));
         let mut baggage: Vec<(String, String)> = Vec::new();
         for item in self
             .parents
@@ -413,23 +728,35 @@ impl SpanBuilder {
                 baggage.push(item.clone());
             }
         }
+        let span_id = if inner.span_ids_64 {
+            new_span_id_64()
+        } else {
+            new_span_id()
+        };
+        let ids = |refs: &[SpanContext]| -> Vec<SpanId> {
+            refs.iter()
+                .filter(|p| !p.is_decision_only())
+                .map(|p| p.span_id)
+                .collect()
+        };
         let started = self.started.unwrap_or_else(Instant::now);
-        let inner = &*self.tracer.0;
         let data = SpanData {
             operation: self.operation,
             context: SpanContext {
                 trace_id,
-                span_id: new_span_id(),
-                sampled,
+                span_id,
+                sampled: Some(sampled),
                 baggage,
+                trace_state,
             },
-            parents: self.parents.iter().map(|p| p.span_id).collect(),
-            follows_from: self.follows_from.iter().map(|p| p.span_id).collect(),
+            parents: ids(&self.parents),
+            follows_from: ids(&self.follows_from),
             base: Some(Arc::clone(&inner.base)),
             tags: self.tags,
             logs: Vec::new(),
             start_micros: inner.anchor.micros_at(started),
             started,
+            forced,
         };
         SpanHandle(Arc::new(Shared {
             tracer: self.tracer,
@@ -459,10 +786,13 @@ impl SpanHandle {
     }
 
     /// Adds a tag (keys may repeat; `application`, `service`, `cluster` and
-    /// `shard` replace the existing value instead).
+    /// `shard` replace the existing value instead). `sampling.priority`,
+    /// `debug=true` and `error=true` force the sampling decision (see
+    /// [`sampling`]); spans started from this one afterwards inherit it.
     pub fn set_tag(&self, key: impl Into<Text>, value: impl Into<Text>) {
         let (key, value) = (key.into(), value.into());
         self.with(|d| {
+            d.force(&key, &value);
             if matches!(&*key, "application" | "service" | "cluster" | "shard") {
                 // Take a copy of the tracer's tags to change one of them.
                 if let Some(base) = d.base.take() {
@@ -478,9 +808,11 @@ impl SpanHandle {
         });
     }
 
-    /// Marks the span as an error (`error=true`).
+    /// Marks the span as an error (`error=true`), which keeps it unless a
+    /// sampling decision was already forced.
     pub fn set_error(&self) {
         self.with(|d| {
+            d.force("error", "true");
             if !d.all_tags().any(|(k, v)| k == "error" && v == "true") {
                 d.tags.push(("error".into(), "true".into()));
             }
@@ -527,13 +859,14 @@ impl SpanHandle {
 
     /// Writes this span's context into outgoing request headers, so the
     /// called service continues the trace.
-    pub fn inject(&self, headers: &mut impl HeadersMut) {
+    pub fn inject(&self, headers: &mut (impl HeadersMut + ?Sized)) {
         if let Some(context) = self.context() {
             self.0.tracer.inject(&context, headers);
         }
     }
 
-    /// Finishes the span and queues it for sending; later calls do nothing.
+    /// Finishes the span: it is shown to the tracer's hooks and, if
+    /// sampling keeps it, queued for sending; later calls do nothing.
     pub fn finish(&self) {
         self.finish_at(Instant::now());
     }
@@ -541,11 +874,24 @@ impl SpanHandle {
     /// Finishes the span at `at`, a time the caller already read.
     pub fn finish_at(&self, at: Instant) {
         let data = self.0.data.lock().ok().and_then(|mut d| d.take());
-        if let Some(data) = data {
-            let duration_micros = at.saturating_duration_since(data.started).as_micros() as u64;
-            self.0.tracer.push(FinishedSpan {
+        if let Some(mut data) = data {
+            let duration = at.saturating_duration_since(data.started);
+            let inner = &*self.0.tracer.0;
+            let sampled = data.forced.unwrap_or_else(|| {
+                data.context.sampled == Some(true)
+                    || (inner.has_late_samplers
+                        && sampling::late(
+                            &inner.samplers,
+                            &data.operation,
+                            data.context.trace_id,
+                            duration,
+                        ))
+            });
+            data.context.sampled = Some(sampled);
+            self.0.tracer.finished(FinishedSpan {
                 data,
-                duration_micros,
+                duration_micros: duration.as_micros() as u64,
+                sampled,
             });
         }
     }

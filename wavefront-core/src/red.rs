@@ -1,0 +1,409 @@
+//! RED metrics (rate, errors, duration) derived from every finished span,
+//! sampled or not (spec §5.4), as the Wavefront tracers report them:
+//!
+//! | series | kind |
+//! |---|---|
+//! | `∆tracing.derived.<application>.<service>.<operation>.invocation.count` | delta counter, one per span |
+//! | `∆tracing.derived.<…>.error.count` | delta counter, one per error span |
+//! | `∆tracing.derived.<…>.total_time.millis.count` | delta counter, the duration in ms |
+//! | `!M tracing.derived.<…>.duration.micros` | minute histogram of durations in µs; error spans in their own series tagged `error=true` |
+//!
+//! Tags: the application tags (cluster and shard `none` when unset) and
+//! custom tags, `operationName`, `component` and `span.kind` (`none` when the
+//! span has none), `http.status_code` when it has one, and any configured
+//! extra tag key the span carries. Each new tag set also gets one
+//! `~component.heartbeat` (the same tags without `operationName`), so the
+//! service discovers the application's components.
+//!
+//! A span's series are looked up by borrowed data in a lock-free cache: once
+//! seen, recording a span allocates nothing.
+//!
+//! ```
+//! use wavefront_core::red::RedMetrics;
+//! use wavefront_core::registry::Registry;
+//! use wavefront_core::trace::Tracer;
+//! use wavefront_core::ApplicationTags;
+//!
+//! let app = ApplicationTags::builder("Ordering", "styling").build()?;
+//! let registry = Registry::new();
+//! let red = RedMetrics::new(registry.clone(), app.clone(), Vec::new());
+//! let tracer = Tracer::builder(app).build();
+//! tracer.span("checkout").tag("span.kind", "server").start().finish();
+//! for span in tracer.take_finished() {
+//!     red.record(&span);
+//! }
+//! assert!(registry.entries().iter().any(|e| e.name() == "tracing.derived.Ordering.styling.checkout.invocation.count"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::fmt;
+
+use crossbeam_queue::SegQueue;
+
+use crate::cow_map::CowMap;
+use crate::histogram::WavefrontHistogram;
+use crate::metric::DeltaCounter;
+use crate::registry::Registry;
+use crate::tags::ApplicationTags;
+use crate::trace::FinishedSpan;
+
+/// Most distinct RED tag sets; further ones are not recorded (counted in
+/// [`RedMetrics::refused`]).
+pub const MAX_RED_SERIES: usize = 10_000;
+
+/// What identifies a span's RED series, borrowed from the span.
+struct Key<'a> {
+    application: &'a str,
+    service: &'a str,
+    operation: &'a str,
+    component: &'a str,
+    kind: &'a str,
+    status: Option<&'a str>,
+    extras: Vec<(&'a str, &'a str)>,
+}
+
+impl Key<'_> {
+    fn hash(&self) -> u64 {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        let mut eat = |s: &str| {
+            for &b in s.as_bytes().iter().chain(&[0xff]) {
+                h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+            }
+        };
+        for part in [
+            self.application,
+            self.service,
+            self.operation,
+            self.component,
+            self.kind,
+            self.status.unwrap_or("\u{0}"),
+        ] {
+            eat(part);
+        }
+        for (k, v) in &self.extras {
+            eat(k);
+            eat(v);
+        }
+        h
+    }
+
+    fn matches(&self, s: &Series) -> bool {
+        *s.application == *self.application
+            && *s.service == *self.service
+            && *s.operation == *self.operation
+            && *s.component == *self.component
+            && *s.kind == *self.kind
+            && s.status.as_deref() == self.status
+            && s.extras.len() == self.extras.len()
+            && s.extras
+                .iter()
+                .zip(&self.extras)
+                .all(|((k, v), (k2, v2))| **k == **k2 && **v == **v2)
+    }
+}
+
+/// The series of one tag set.
+struct Series {
+    application: Box<str>,
+    service: Box<str>,
+    operation: Box<str>,
+    component: Box<str>,
+    kind: Box<str>,
+    status: Option<Box<str>>,
+    extras: Vec<(Box<str>, Box<str>)>,
+    invocations: DeltaCounter,
+    errors: DeltaCounter,
+    total_millis: DeltaCounter,
+    durations: WavefrontHistogram,
+    error_durations: WavefrontHistogram,
+}
+
+/// Derives RED metrics from finished spans into a registry.
+pub struct RedMetrics {
+    registry: Registry,
+    app: ApplicationTags,
+    extra_keys: Vec<String>,
+    series: CowMap<Series>,
+    /// Tag sets seen for the first time, for one heartbeat each.
+    new_tag_sets: SegQueue<Vec<(String, String)>>,
+    refused: std::sync::atomic::AtomicU64,
+}
+
+impl RedMetrics {
+    /// RED metrics into `registry`, labelled with `app`; `extra_keys` are span
+    /// tag keys copied onto the RED series when a span carries them.
+    #[must_use]
+    pub fn new(registry: Registry, app: ApplicationTags, extra_keys: Vec<String>) -> Self {
+        RedMetrics {
+            registry,
+            app,
+            extra_keys,
+            series: CowMap::new(),
+            new_tag_sets: SegQueue::new(),
+            refused: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// Records one finished span (sampled or not).
+    pub fn record(&self, span: &FinishedSpan) {
+        let d = &span.data;
+        let key = Key {
+            application: d.tag("application").unwrap_or(self.app.application()),
+            service: d.tag("service").unwrap_or(self.app.service()),
+            operation: &d.operation,
+            component: d.tag("component").unwrap_or(crate::tags::NONE),
+            kind: d.tag("span.kind").unwrap_or(crate::tags::NONE),
+            status: d.tag("http.status_code"),
+            extras: self
+                .extra_keys
+                .iter()
+                .filter_map(|k| d.tag(k).map(|v| (k.as_str(), v)))
+                .collect(),
+        };
+        let hash = key.hash();
+        let Ok(series) = self.series.get_or_insert(
+            hash,
+            |s| key.matches(s),
+            || self.create(&key, d),
+            MAX_RED_SERIES,
+        ) else {
+            self.refused
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return;
+        };
+        series.invocations.inc();
+        series
+            .total_millis
+            .add(span.duration_micros as f64 / 1000.0);
+        if span.is_error() {
+            series.errors.inc();
+            series.error_durations.record(span.duration_micros);
+        } else {
+            series.durations.record(span.duration_micros);
+        }
+    }
+
+    fn create(&self, key: &Key<'_>, span: &crate::trace::SpanData) -> Series {
+        let app = &self.app;
+        let cluster = span.tag("cluster").unwrap_or(app.cluster());
+        let shard = span.tag("shard").unwrap_or(app.shard());
+        let mut tags: Vec<(&str, &str)> = vec![
+            ("application", key.application),
+            ("service", key.service),
+            ("cluster", cluster),
+            ("shard", shard),
+        ];
+        tags.extend(
+            app.custom_tags()
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str())),
+        );
+        tags.extend([("component", key.component), ("span.kind", key.kind)]);
+        if let Some(status) = key.status {
+            tags.push(("http.status_code", status));
+        }
+        tags.extend(key.extras.iter().copied());
+        // The heartbeat carries the tag set without the operation name.
+        self.new_tag_sets.push(
+            tags.iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        );
+        tags.push(("operationName", key.operation));
+
+        let prefix = format!(
+            "tracing.derived.{}.{}.{}",
+            key.application, key.service, key.operation
+        );
+        let delta = |what: &str| {
+            self.registry
+                .delta_counter(&format!("{prefix}.{what}"), &tags)
+        };
+        let durations = self
+            .registry
+            .histogram(&format!("{prefix}.duration.micros"), &tags);
+        let mut error_tags = tags.clone();
+        error_tags.push(("error", "true"));
+        let error_durations = self
+            .registry
+            .histogram(&format!("{prefix}.duration.micros"), &error_tags);
+        Series {
+            application: key.application.into(),
+            service: key.service.into(),
+            operation: key.operation.into(),
+            component: key.component.into(),
+            kind: key.kind.into(),
+            status: key.status.map(Into::into),
+            extras: key
+                .extras
+                .iter()
+                .map(|(k, v)| ((*k).into(), (*v).into()))
+                .collect(),
+            invocations: delta("invocation.count"),
+            errors: delta("error.count"),
+            total_millis: delta("total_time.millis.count"),
+            durations,
+            error_durations,
+        }
+    }
+
+    /// Tag sets first seen since the last call, each to be sent once as a
+    /// `~component.heartbeat`.
+    #[must_use]
+    pub fn take_new_tag_sets(&self) -> Vec<Vec<(String, String)>> {
+        std::iter::from_fn(|| self.new_tag_sets.pop()).collect()
+    }
+
+    /// Spans not recorded because [`MAX_RED_SERIES`] tag sets exist.
+    #[must_use]
+    pub fn refused(&self) -> u64 {
+        self.refused.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl fmt::Debug for RedMetrics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedMetrics")
+            .field("series", &self.series.len())
+            .field("extra_keys", &self.extra_keys)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::{Entry, Metric};
+    use crate::trace::Tracer;
+    use std::sync::Arc;
+
+    fn setup(extra: &[&str]) -> (Registry, RedMetrics, Tracer) {
+        let app = ApplicationTags::builder("Ordering", "styling")
+            .custom_tag("env", "Staging")
+            .build()
+            .unwrap();
+        let registry = Registry::new();
+        let red = RedMetrics::new(
+            registry.clone(),
+            app.clone(),
+            extra.iter().map(|k| (*k).to_owned()).collect(),
+        );
+        (registry, red, Tracer::builder(app).build())
+    }
+
+    fn delta(entries: &[Arc<Entry>], name: &str, status: &str) -> f64 {
+        entries
+            .iter()
+            .filter(|e| {
+                e.name() == name
+                    && e.tags()
+                        .iter()
+                        .any(|(k, v)| &**k == "http.status_code" && &**v == status)
+            })
+            .map(|e| {
+                if let Metric::DeltaCounter(d) = e.metric() {
+                    d.peek()
+                } else {
+                    f64::NAN
+                }
+            })
+            .sum()
+    }
+
+    #[test]
+    fn invocations_errors_and_durations_per_tag_set() {
+        let (registry, red, tracer) = setup(&[]);
+        for status in ["200", "200", "502"] {
+            let span = tracer
+                .span("make_shirts")
+                .tag("component", "axum")
+                .tag("span.kind", "server")
+                .start();
+            span.set_tag("http.status_code", status);
+            if status == "502" {
+                span.set_error();
+            }
+            span.finish();
+        }
+        for span in tracer.take_finished() {
+            red.record(&span);
+        }
+        let e = registry.entries();
+        let p = "tracing.derived.Ordering.styling.make_shirts";
+        assert_eq!(delta(&e, &format!("{p}.invocation.count"), "200"), 2.0);
+        assert_eq!(delta(&e, &format!("{p}.invocation.count"), "502"), 1.0);
+        assert_eq!(delta(&e, &format!("{p}.error.count"), "502"), 1.0);
+        assert_eq!(delta(&e, &format!("{p}.error.count"), "200"), 0.0);
+        assert!(delta(&e, &format!("{p}.total_time.millis.count"), "200") >= 0.0);
+        let histograms: Vec<&Arc<Entry>> = e
+            .iter()
+            .filter(|e| e.name() == format!("{p}.duration.micros"))
+            .collect();
+        let samples = |error: bool| -> u64 {
+            histograms
+                .iter()
+                .filter(|e| e.tags().iter().any(|(k, _)| &**k == "error") == error)
+                .map(|e| {
+                    if let Metric::Histogram(h) = e.metric() {
+                        h.take_all().iter().map(|d| d.count()).sum()
+                    } else {
+                        0
+                    }
+                })
+                .sum()
+        };
+        assert_eq!((samples(false), samples(true)), (2, 1));
+        let tags = e
+            .iter()
+            .find(|e| e.name() == format!("{p}.invocation.count"))
+            .unwrap()
+            .tags();
+        let keys: Vec<&str> = tags.iter().map(|(k, _)| &**k).collect();
+        assert_eq!(
+            keys,
+            [
+                "application",
+                "cluster",
+                "component",
+                "env",
+                "http.status_code",
+                "operationName",
+                "service",
+                "shard",
+                "span.kind"
+            ]
+        );
+        let sets = red.take_new_tag_sets();
+        assert_eq!(sets.len(), 2, "one per new tag set");
+        assert!(sets
+            .iter()
+            .all(|s| !s.iter().any(|(k, _)| k == "operationName")));
+        assert!(red.take_new_tag_sets().is_empty());
+    }
+
+    #[test]
+    fn missing_tags_read_none_and_extra_keys_are_copied() {
+        let (registry, red, tracer) = setup(&["tenant"]);
+        tracer.span("job").tag("tenant", "acme").start().finish();
+        for span in tracer.take_finished() {
+            red.record(&span);
+        }
+        let e = registry.entries();
+        let entry = e
+            .iter()
+            .find(|e| e.name() == "tracing.derived.Ordering.styling.job.invocation.count")
+            .unwrap();
+        let tag = |key: &str| {
+            entry
+                .tags()
+                .iter()
+                .find(|(k, _)| &**k == key)
+                .map(|(_, v)| v.to_string())
+        };
+        assert_eq!(tag("component").as_deref(), Some("none"));
+        assert_eq!(tag("span.kind").as_deref(), Some("none"));
+        assert_eq!(tag("cluster").as_deref(), Some("none"));
+        assert_eq!(tag("tenant").as_deref(), Some("acme"));
+        assert_eq!(tag("http.status_code"), None);
+    }
+}
