@@ -250,7 +250,7 @@ fn trace_state_and_decision_pass_to_children() {
     let mut headers = Vec::new();
     client.inject(&mut headers);
     let headers = owned_to_borrowed(&headers);
-    assert!(headers.contains(&("wf-ot-sample", "false")));
+    assert!(headers.contains(&("wf-ot-sample", "False")));
     assert!(headers.contains(&("tracestate", "rojo=00f067aa0ba902b7")));
     assert!(headers
         .iter()
