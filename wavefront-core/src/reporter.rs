@@ -14,8 +14,12 @@
 //!   gauges, a `version` gauge, and the registry's refused series.
 //! * Spans finished since the last look are sent every second (span lines to
 //!   the tracing endpoint, with their span logs), and the tracer's
-//!   `~sdk.rust.opentracing.reporter.spans.{received,dropped}.count` and
-//!   queue gauges are reported with the other diagnostics.
+//!   `~sdk.rust.opentracing.reporter.spans.{received,dropped}.count`,
+//!   `~sdk.rust.opentracing.spans.discarded.count` (not sampled) and queue
+//!   gauges are reported with the other diagnostics.
+//! * RED metrics ([`crate::red`]) are derived from every finished span,
+//!   sampled or not, with a `~component.heartbeat` for
+//!   `wavefront-generated` and one for each new RED tag set.
 //! * [`Reporter::shutdown`] reports once more, including the current
 //!   partial minute, flushes the sender and says what was delivered and
 //!   dropped. Dropping the reporter does the same with a 2 s limit.
@@ -48,16 +52,19 @@ use std::time::{Duration, Instant};
 
 use crate::config::{Config, ConfigError, DEFAULT_REPORT_INTERVAL};
 use crate::histogram::Distribution;
+use crate::red::RedMetrics;
 use crate::registry::{Entry, Metric, Registry};
 use crate::sender::{DataKind, LineBatch, Sender, ShutdownReport};
 use crate::tags::ApplicationTags;
-use crate::trace::{FinishedSpan, Tracer};
+use crate::trace::{FinishedSpan, Tracer, TracerBuilder};
 use crate::wire::{self, Encoded, Granularity, MetricTemplate, SpanLine};
 
 /// Time between heartbeats.
 pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(300);
 /// The heartbeat metric.
 pub const HEARTBEAT_METRIC: &str = "~component.heartbeat";
+/// The heartbeat component of SDK-derived data (RED metrics).
+pub const WAVEFRONT_GENERATED: &str = "wavefront-generated";
 /// How often finished spans are sent.
 pub const SPAN_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 /// How long dropping a reporter may spend on its last report.
@@ -73,7 +80,6 @@ fn version_gauge() -> f64 {
 }
 
 /// Builds and starts a [`Reporter`].
-#[derive(Debug)]
 #[must_use]
 pub struct ReporterBuilder {
     registry: Registry,
@@ -82,6 +88,21 @@ pub struct ReporterBuilder {
     source: String,
     interval: Duration,
     components: Vec<String>,
+    red_metrics: bool,
+    red_tag_keys: Vec<String>,
+    configure_tracer: Option<Box<dyn FnOnce(TracerBuilder) -> TracerBuilder + Send>>,
+}
+
+impl std::fmt::Debug for ReporterBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReporterBuilder")
+            .field("source", &self.source)
+            .field("interval", &self.interval)
+            .field("components", &self.components)
+            .field("red_metrics", &self.red_metrics)
+            .field("red_tag_keys", &self.red_tag_keys)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ReporterBuilder {
@@ -103,20 +124,73 @@ impl ReporterBuilder {
         self
     }
 
+    /// Whether to derive RED metrics from every finished span (default on).
+    pub fn red_metrics(mut self, on: bool) -> Self {
+        self.red_metrics = on;
+        self
+    }
+
+    /// Span tag keys copied onto the RED metrics when a span carries them
+    /// (like the proxy's `traceDerivedCustomTagKeys`).
+    pub fn red_metrics_tag_keys(
+        mut self,
+        keys: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.red_tag_keys = keys.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Configures the reporter's tracer: propagation formats, samplers,
+    /// finish hooks.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use wavefront_core::{reporter::Reporter, registry::Registry, sender::ConsoleSender, ApplicationTags};
+    /// use wavefront_core::trace::{sampling::RateSampler, Propagation};
+    ///
+    /// # let tags = ApplicationTags::builder("a", "s").build()?;
+    /// let reporter = Reporter::builder(Registry::new(), Arc::new(ConsoleSender::to_writer(std::io::sink())), tags)
+    ///     .tracer(|t| t.propagation([Propagation::W3c, Propagation::B3]).sampler(RateSampler::new(0.1).unwrap()))
+    ///     .start();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn tracer(
+        mut self,
+        configure: impl FnOnce(TracerBuilder) -> TracerBuilder + Send + 'static,
+    ) -> Self {
+        self.configure_tracer = Some(Box::new(configure));
+        self
+    }
+
     /// Starts the reporting thread.
     #[must_use]
     pub fn start(self) -> Reporter {
         let (stop, stopped) = mpsc::channel();
-        let tracer = Tracer::builder(self.tags.clone())
-            .source(self.source.clone())
-            .build();
+        let mut tracer = Tracer::builder(self.tags.clone()).source(self.source.clone());
+        let mut components = self.components;
+        let red = self.red_metrics.then(|| {
+            Arc::new(RedMetrics::new(
+                self.registry.clone(),
+                self.tags.clone(),
+                self.red_tag_keys,
+            ))
+        });
+        if let Some(red) = &red {
+            let red = Arc::clone(red);
+            tracer = tracer.on_finish(Arc::new(move |span| red.record(span)));
+            components.push(WAVEFRONT_GENERATED.to_owned());
+        }
+        if let Some(configure) = self.configure_tracer {
+            tracer = configure(tracer);
+        }
         let state = Arc::new(State {
             registry: self.registry,
             sender: self.sender,
-            tracer,
+            tracer: tracer.build(),
+            red,
             tags: self.tags,
             source: self.source,
-            components: Mutex::new(self.components),
+            components: Mutex::new(components),
             cycle: Mutex::new(Cycle::default()),
         });
         let worker = Arc::clone(&state);
@@ -159,6 +233,9 @@ impl Reporter {
             source: crate::config::hostname(),
             interval: DEFAULT_REPORT_INTERVAL,
             components: Vec::new(),
+            red_metrics: true,
+            red_tag_keys: Vec::new(),
+            configure_tracer: None,
         }
     }
 
@@ -278,6 +355,7 @@ struct State {
     registry: Registry,
     sender: Arc<dyn Sender>,
     tracer: Tracer,
+    red: Option<Arc<RedMetrics>>,
     tags: ApplicationTags,
     source: String,
     components: Mutex<Vec<String>>,
@@ -434,6 +512,19 @@ impl State {
     }
 
     fn heartbeats(&self, cycle: &mut Cycle, points: &mut LineBatch, now_s: u64) {
+        // Each new RED tag set once, at the first report after it appeared.
+        for tags in self.red.iter().flat_map(|red| red.take_new_tag_sets()) {
+            let _ = points.push_with(|b| {
+                crate::wire::write_metric(
+                    b,
+                    HEARTBEAT_METRIC,
+                    1.0,
+                    Some(now_s),
+                    &self.source,
+                    &tags,
+                )
+            });
+        }
         let now = Instant::now();
         if cycle.next_heartbeat.is_some_and(|at| now < at) {
             return;
@@ -500,6 +591,19 @@ impl State {
                 delta(format!("{base}.report.{status}.count"), n);
             }
         }
+        let spans = &self.tracer;
+        delta(
+            "~sdk.rust.opentracing.reporter.spans.received.count".into(),
+            spans.received(),
+        );
+        delta(
+            "~sdk.rust.opentracing.reporter.spans.dropped.count".into(),
+            spans.dropped(),
+        );
+        delta(
+            "~sdk.rust.opentracing.spans.discarded.count".into(),
+            spans.discarded(),
+        );
         delta(
             "~sdk.rust.core.registry.series.refused.count".into(),
             self.registry.refused(),

@@ -50,7 +50,9 @@ impl Setup {
             tags,
         )
         .source("test-host")
-        .interval(Duration::from_secs(60));
+        .interval(Duration::from_secs(60))
+        // These tests compare closed sets of lines; RED output has its own test.
+        .red_metrics(false);
         for component in components {
             builder = builder.component(*component);
         }
@@ -532,4 +534,90 @@ fn finishes(thread: &std::thread::JoinHandle<()>) -> bool {
         std::thread::sleep(Duration::from_millis(5));
     }
     true
+}
+
+#[test]
+fn red_metrics_and_their_heartbeats_come_from_every_span() {
+    use wavefront_core::trace::sampling::ConstantSampler;
+
+    let receiver = Receiver::start().unwrap();
+    let sender = ProxySender::builder("127.0.0.1")
+        .metrics_port(receiver.metrics_addr().port())
+        .tracing_port(receiver.tracing_addr().port())
+        .build();
+    let reporter = Reporter::builder(
+        Registry::new(),
+        Arc::new(sender) as Arc<dyn Sender>,
+        app_tags(),
+    )
+    .source("test-host")
+    .interval(Duration::from_secs(3600))
+    .red_metrics_tag_keys(["tenant"])
+    // Sample nothing: RED metrics must still count every span.
+    .tracer(|t| t.sampler(ConstantSampler::new(false)))
+    .start();
+    let tracer = reporter.tracer().clone();
+    for status in ["200", "200", "503"] {
+        let span = tracer
+            .span("checkout")
+            .tag("component", "axum")
+            .tag("span.kind", "server")
+            .tag("tenant", "acme")
+            .start();
+        span.set_tag("http.status_code", status);
+        span.finish();
+    }
+    let report = reporter.shutdown(Duration::from_secs(10));
+    assert!(receiver.wait_for_lines(report.delivered as usize, WAIT));
+    assert!(receiver.rejected().is_empty(), "{:?}", receiver.rejected());
+    assert!(receiver.spans().is_empty(), "nothing was sampled");
+    let points = receiver.metrics();
+    let sum = |name: &str, status: &str| -> f64 {
+        points
+            .iter()
+            .filter(|p| p.name == name && p.tag("http.status_code") == Some(status))
+            .map(|p| p.value)
+            .sum()
+    };
+    let p = "∆tracing.derived.Ordering.styling.checkout";
+    assert_eq!(sum(&format!("{p}.invocation.count"), "200"), 2.0);
+    assert_eq!(sum(&format!("{p}.invocation.count"), "503"), 1.0);
+    let red = points
+        .iter()
+        .find(|x| x.name == format!("{p}.invocation.count"))
+        .unwrap();
+    for (key, value) in [
+        ("operationName", "checkout"),
+        ("component", "axum"),
+        ("span.kind", "server"),
+        ("tenant", "acme"),
+        ("shard", "none"),
+    ] {
+        assert_eq!(red.tag(key), Some(value), "{key}");
+    }
+    let histograms = receiver.histograms();
+    let samples: i64 = histograms
+        .iter()
+        .filter(|h| h.name == "tracing.derived.Ordering.styling.checkout.duration.micros")
+        .map(|h| h.count())
+        .sum();
+    assert_eq!(samples, 3);
+    let beats: Vec<_> = points
+        .iter()
+        .filter(|x| x.name == "~component.heartbeat")
+        .collect();
+    assert!(beats
+        .iter()
+        .any(|b| b.tag("component") == Some("wavefront-generated")));
+    let red_beats = beats
+        .iter()
+        .filter(|b| b.tag("operationName").is_none() && b.tag("span.kind") == Some("server"))
+        .count();
+    assert_eq!(red_beats, 2, "one per RED tag set (two statuses)");
+    let discarded: f64 = points
+        .iter()
+        .filter(|x| x.name == "∆~sdk.rust.opentracing.spans.discarded.count")
+        .map(|x| x.value)
+        .sum();
+    assert_eq!(discarded, 3.0);
 }
