@@ -369,17 +369,23 @@ impl RequestGuard {
         span.set_operation(func.func().clone());
         span.set_tag(inst.func_key.clone(), func.func().clone());
         span.set_tag("http.status_code", status_text);
+        // An error (4xx/5xx, a panic, or `error=true` set by the handler)
+        // gets `error=true` and one span log saying what happened.
+        let (marked, logged) = span.error_state();
         let error_status = crate::naming::is_error_status(status);
-        if error_status || self.error.is_some() {
+        if error_status || self.error.is_some() || marked {
             span.set_error();
-            let message = self
-                .error
-                .take()
-                .unwrap_or_else(|| format!("HTTP {status}").into());
-            span.log(vec![
-                ("event".into(), "error".into()),
-                ("message".into(), message),
-            ]);
+            if !logged {
+                let message = match self.error.take() {
+                    Some(message) => message,
+                    None if error_status => format!("HTTP {status}").into(),
+                    None => "marked as an error by the handler".into(),
+                };
+                span.log(vec![
+                    ("event".into(), "error".into()),
+                    ("message".into(), message),
+                ]);
+            }
         }
         span.finish_at(ended);
     }

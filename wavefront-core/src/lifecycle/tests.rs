@@ -429,3 +429,41 @@ fn in_flight_gauges_balance_under_concurrency_and_never_go_negative() {
         8_000.0
     );
 }
+
+#[test]
+fn a_handler_marking_an_error_gets_one_error_log() {
+    let (_, tracer, inst) = setup();
+    let mut guard = inst.start(&get(Some("/soft")));
+    guard.span().set_error();
+    guard.set_status(200);
+    drop(guard);
+    let mut guard = inst.start(&get(Some("/logged")));
+    guard.span().log(vec![
+        ("event".into(), "error".into()),
+        ("message".into(), "card declined".into()),
+    ]);
+    guard.span().set_error();
+    guard.set_status(402);
+    drop(guard);
+    let spans = spans(&tracer);
+    let soft = spans
+        .iter()
+        .find(|s| s.data.operation == "GET /soft")
+        .unwrap();
+    assert!(soft.is_error());
+    assert_eq!(soft.data.logs.len(), 1);
+    assert_eq!(
+        soft.data.logs[0].fields[1].1,
+        "marked as an error by the handler"
+    );
+    let logged = spans
+        .iter()
+        .find(|s| s.data.operation == "GET /logged")
+        .unwrap();
+    assert_eq!(
+        logged.data.logs.len(),
+        1,
+        "the handler's own error log is kept, not doubled"
+    );
+    assert_eq!(logged.data.logs[0].fields[1].1, "card declined");
+}

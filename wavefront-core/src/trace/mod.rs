@@ -819,6 +819,21 @@ impl SpanHandle {
         });
     }
 
+    /// Whether the span carries `error=true`, and whether it already has a
+    /// log with `event=error`.
+    #[must_use]
+    pub fn error_state(&self) -> (bool, bool) {
+        self.with(|d| {
+            let error = d.all_tags().any(|(k, v)| k == "error" && v == "true");
+            let logged = d
+                .logs
+                .iter()
+                .any(|l| l.fields.iter().any(|(k, v)| k == "event" && v == "error"));
+            (error, logged)
+        })
+        .unwrap_or((false, false))
+    }
+
     /// Adds a log entry with these fields, timestamped now.
     pub fn log(
         &self,
