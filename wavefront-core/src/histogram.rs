@@ -7,17 +7,25 @@
 //! counts samples in atomic buckets laid out exactly as an `hdrhistogram`
 //! with two significant figures: values below 256 exactly, then 128 buckets
 //! per power of two, so a bucket's midpoint is within 0.4 % of any value in
-//! it (the 1 % the format needs). A record is one epoch pin, a few loads and
-//! one store (a `fetch_add` on the stripe threads share when there are more
-//! threads than slots); no lock, no allocation except the first sample of a
-//! bin or of a power of two.
+//! it (the 1 % the format needs). No lock, and no allocation except for the
+//! first sample of a bin or of a power of two.
+//!
+//! A thread with a slot of its own (see [`crate::metric`]) is the only writer
+//! of its stripe: it marks its stripe busy with a plain store (a sequence
+//! number made odd), loads the bin, counts with a plain load and store, and
+//! marks it idle. The reporter, after unlinking such a bin, makes every
+//! thread run a full fence with one `membarrier` system call and then waits
+//! for the stripe's sequence to be even or to change, so no sample is lost
+//! and no bin is freed while written (the asymmetric-fence technique of
+//! userspace RCU). Threads beyond the slots share a stripe protected by a
+//! crossbeam-epoch pin, as do all stripes where `membarrier` is not
+//! available.
 //!
 //! # Reporting
 //!
 //! When a minute ends, its bins are unlinked and handed to the reporter
-//! through crossbeam-epoch: the hand-off runs only once every thread that
-//! could still be recording into them has moved on, so no sample is lost or
-//! read half-written. The reporter merges the stripes of each minute into an
+//! only once no thread can still be recording into them (by the fence above,
+//! or through crossbeam-epoch), so no sample is lost or read half-written. The reporter merges the stripes of each minute into an
 //! `hdrhistogram::Histogram` and emits its buckets as `(mean, count)`
 //! centroids, timestamped at the minute start.
 //!
@@ -51,8 +59,8 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{compiler_fence, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crossbeam_epoch::{self as epoch, Atomic, Guard, Owned, Shared};
@@ -180,9 +188,21 @@ impl Drop for Bin {
 
 // ===== WavefrontHistogram =====
 
+/// One stripe: its current bin and, for an owned stripe, the owner's
+/// sequence number (odd while it records).
+#[derive(Default)]
+struct Stripe {
+    bin: Atomic<Bin>,
+    seq: AtomicU64,
+}
+
 struct Core {
     /// The current minute's bin of each stripe.
-    current: Box<[Padded<Atomic<Bin>>]>,
+    current: Box<[Padded<Stripe>]>,
+    /// Owned stripes use the sequence-and-fence protocol (`membarrier` works).
+    fenced: bool,
+    /// Held while taking minutes: one reporter at a time.
+    taking: Mutex<Limbo>,
     /// Bins of ended minutes that no recorder can reach any more.
     retired: ArrayQueue<Box<Bin>>,
     /// Bins unlinked but not yet handed over (waiting for the epoch).
@@ -193,12 +213,17 @@ struct Core {
     max_centroids: usize,
 }
 
+/// Bins unlinked from owned stripes whose owner was still recording when
+/// last checked: `(stripe, the odd sequence seen, the bin)`.
+#[derive(Default)]
+struct Limbo(Vec<(usize, u64, Box<Bin>)>);
+
 impl Drop for Core {
     fn drop(&mut self) {
         for slot in self.current.iter() {
             // SAFETY: the last handle is gone, so no recorder can reach the bins.
             unsafe {
-                let bin = slot.0.load(Ordering::Relaxed, epoch::unprotected());
+                let bin = slot.0.bin.load(Ordering::Relaxed, epoch::unprotected());
                 if !bin.is_null() {
                     drop(bin.into_owned());
                 }
@@ -251,6 +276,8 @@ impl HistogramBuilder {
     pub fn build(self) -> WavefrontHistogram {
         WavefrontHistogram(Arc::new(Core {
             current: stripes(),
+            fenced: crate::membarrier::available(),
+            taking: Mutex::new(Limbo::default()),
             retired: ArrayQueue::new(MAX_UNREPORTED_MINUTES * (stripe_count() + 1)),
             in_flight: AtomicUsize::new(0),
             dropped_samples: AtomicU64::new(0),
@@ -305,34 +332,72 @@ impl WavefrontHistogram {
         let core = &*self.0;
         let value = value.min(MAX_VALUE);
         let minute = core.clock.minute_ms();
-        let guard = epoch::pin();
         let index = stripe_index();
-        let exclusive = is_owned(index);
-        let Some(slot) = core.current.get(index).map(|s| &s.0) else {
+        let Some(stripe) = core.current.get(index).map(|s| &s.0) else {
             return;
         };
-        let mut bin = slot.load(Ordering::Acquire, &guard);
+        if core.fenced && is_owned(index) {
+            // This thread is the stripe's only writer: mark it busy (odd)
+            // with a plain store; the reporter's `membarrier` orders it.
+            let seq = stripe.seq.load(Ordering::Relaxed);
+            stripe.seq.store(seq.wrapping_add(1), Ordering::Relaxed);
+            compiler_fence(Ordering::SeqCst);
+            // SAFETY: a bin of an owned stripe is freed only by the reporter,
+            // after unlinking it, fencing every thread and seeing this
+            // stripe's sequence even or changed, so never during this record.
+            let guard = unsafe { epoch::unprotected() };
+            self.record_in(stripe, minute, value, true, guard);
+            compiler_fence(Ordering::SeqCst);
+            stripe.seq.store(seq.wrapping_add(2), Ordering::Release);
+        } else {
+            let guard = epoch::pin();
+            self.record_in(stripe, minute, value, is_owned(index), &guard);
+        }
+    }
+
+    /// Counts `value` in `stripe`'s bin for `minute`, starting a new bin
+    /// (and retiring the old) when the minute has moved on.
+    fn record_in(&self, stripe: &Stripe, minute: u64, value: u64, exclusive: bool, guard: &Guard) {
+        let mut bin = stripe.bin.load(Ordering::Acquire, guard);
         loop {
-            // SAFETY: a bin reachable from `current` is unlinked before it is
-            // retired, and retired bins are handed over (and later freed) only
-            // after every guard pinned at unlinking time is dropped; `guard`
-            // was pinned before this load, so the bin outlives it.
+            // SAFETY: the bin is protected by `guard` (epoch) or, on an owned
+            // stripe, by the sequence-and-fence protocol (see `record`).
             if let Some(current) = unsafe { bin.as_ref() } {
                 if current.minute_ms >= minute {
-                    current.record(value, exclusive, &guard);
+                    current.record(value, exclusive, guard);
                     return;
                 }
             }
             let fresh = Owned::new(Bin::new(minute));
-            match slot.compare_exchange(bin, fresh, Ordering::AcqRel, Ordering::Acquire, &guard) {
+            match stripe.bin.compare_exchange(
+                bin,
+                fresh,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+                guard,
+            ) {
                 Ok(installed) => {
                     if !bin.is_null() {
-                        self.retire(bin, &guard);
+                        if self.0.fenced && exclusive {
+                            // The owner unlinked it itself: nobody else writes it.
+                            // SAFETY: unlinked by this CAS; only this thread wrote it.
+                            self.hand_over(unsafe { bin.into_owned() }.into_box());
+                        } else {
+                            self.retire(bin, guard);
+                        }
                     }
                     bin = installed;
                 }
                 Err(race) => bin = race.current,
             }
+        }
+    }
+
+    /// Gives a bin no recorder can reach to the reporter.
+    fn hand_over(&self, bin: Box<Bin>) {
+        if let Some(mut oldest) = self.0.retired.force_push(bin) {
+            let samples = oldest.buckets().iter().map(|&(_, n)| n).sum();
+            self.0.dropped_samples.fetch_add(samples, Ordering::Relaxed);
         }
     }
 
@@ -346,11 +411,7 @@ impl WavefrontHistogram {
         // only owner.
         unsafe {
             guard.defer_unchecked(move || {
-                let bin = bin.into_owned().into_box();
-                if let Some(mut oldest) = core.retired.force_push(bin) {
-                    let samples = oldest.buckets().iter().map(|&(_, n)| n).sum();
-                    core.dropped_samples.fetch_add(samples, Ordering::Relaxed);
-                }
+                WavefrontHistogram(Arc::clone(&core)).hand_over(bin.into_owned().into_box());
                 core.in_flight.fetch_sub(1, Ordering::AcqRel);
             });
         }
@@ -382,18 +443,25 @@ impl WavefrontHistogram {
 
     fn take(&self, include_current: bool) -> Vec<Distribution> {
         let core = &*self.0;
+        let Ok(mut limbo) = core.taking.lock() else {
+            return Vec::new();
+        };
         let now = core.clock.minute_ms();
+        let mut fenced: Vec<(usize, Box<Bin>)> = Vec::new();
         {
             let guard = epoch::pin();
-            for slot in core.current.iter() {
-                let bin = slot.0.load(Ordering::Acquire, &guard);
-                // SAFETY: as in `record`: `guard` keeps a reachable bin alive.
+            for (index, stripe) in core.current.iter().enumerate() {
+                let stripe = &stripe.0;
+                let bin = stripe.bin.load(Ordering::Acquire, &guard);
+                // SAFETY: as in `record`; and bins of owned stripes are freed
+                // only by this function, which holds `taking`.
                 let Some(current) = (unsafe { bin.as_ref() }) else {
                     continue;
                 };
-                if (include_current || current.minute_ms < now)
-                    && slot
-                        .0
+                let due = include_current || current.minute_ms < now;
+                if !due
+                    || stripe
+                        .bin
                         .compare_exchange(
                             bin,
                             Shared::null(),
@@ -401,12 +469,20 @@ impl WavefrontHistogram {
                             Ordering::Acquire,
                             &guard,
                         )
-                        .is_ok()
+                        .is_err()
                 {
+                    continue;
+                }
+                if core.fenced && is_owned(index) {
+                    // SAFETY: unlinked by this CAS; its owner may still be
+                    // writing it, which `settle` waits out before use.
+                    fenced.push((index, unsafe { bin.into_owned() }.into_box()));
+                } else {
                     self.retire(bin, &guard);
                 }
             }
         }
+        self.settle(fenced, &mut limbo);
         self.await_hand_offs();
         let mut minutes: BTreeMap<u64, Vec<(u64, u64)>> = BTreeMap::new();
         while let Some(mut bin) = core.retired.pop() {
@@ -431,6 +507,52 @@ impl WavefrontHistogram {
                 })
             })
             .collect()
+    }
+
+    /// Hands over bins unlinked from owned stripes (freshly, or left in
+    /// limbo before) once their owners are not recording into them; what is
+    /// still busy after 50 ms waits in limbo for the next take.
+    fn settle(&self, fresh: Vec<(usize, Box<Bin>)>, limbo: &mut Limbo) {
+        if fresh.is_empty() && limbo.0.is_empty() {
+            return;
+        }
+        // (stripe, the odd sequence seen while busy, bin)
+        let mut waiting: Vec<(usize, Option<u64>, Box<Bin>)> = limbo
+            .0
+            .drain(..)
+            .map(|(i, seq, bin)| (i, Some(seq), bin))
+            .collect();
+        if !fresh.is_empty() {
+            // Every thread runs a full fence: an owner that had not marked
+            // itself busy yet will load the unlinked (null) pointer; one that
+            // had is seen busy below.
+            let fenced = crate::membarrier::fence_all_threads();
+            debug_assert!(fenced, "membarrier worked at start and keeps working");
+            waiting.extend(fresh.into_iter().map(|(i, bin)| (i, None, bin)));
+        }
+        let deadline = std::time::Instant::now() + Duration::from_millis(50);
+        loop {
+            let mut busy = Vec::new();
+            for (index, odd_seen, bin) in waiting {
+                let seq = self.0.current[index].0.seq.load(Ordering::Acquire);
+                // Busy: odd, and (if seen before) still the same record.
+                if seq % 2 == 1 && odd_seen.is_none_or(|odd| odd == seq) {
+                    busy.push((index, Some(seq), bin));
+                } else {
+                    self.hand_over(bin);
+                }
+            }
+            waiting = busy;
+            if waiting.is_empty() || std::time::Instant::now() >= deadline {
+                break;
+            }
+            std::thread::yield_now();
+        }
+        limbo.0.extend(
+            waiting
+                .into_iter()
+                .map(|(i, seq, bin)| (i, seq.unwrap_or(1), bin)),
+        );
     }
 
     /// Drives the epoch until every unlinked bin is handed over (bounded:

@@ -39,6 +39,7 @@ mod error;
 pub mod histogram;
 mod id;
 pub mod lifecycle;
+mod membarrier;
 pub mod metric;
 pub mod naming;
 pub mod red;

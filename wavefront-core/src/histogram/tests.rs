@@ -154,3 +154,42 @@ fn concurrent_recording_across_minutes_loses_nothing() {
         "the reporter kept up, nothing should be dropped"
     );
 }
+
+#[test]
+fn rotations_racing_recorders_lose_nothing() {
+    // Two writers (owned slots where free: the fenced path) record while the
+    // reporter moves the clock and takes as fast as it can.
+    let (clock, h) = manual();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(400);
+    let (mut reported, mut rotations) = (0u64, 0u64);
+    let recorded: u64 = thread::scope(|s| {
+        let writers: Vec<_> = (0..2)
+            .map(|_| {
+                let (h, stop) = (h.clone(), &stop);
+                s.spawn(move || {
+                    let mut n = 0u64;
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) && n < 20_000_000 {
+                        h.record(n % 5_000);
+                        n += 1;
+                    }
+                    n
+                })
+            })
+            .collect();
+        while std::time::Instant::now() < deadline {
+            clock.advance_ms(60_000);
+            rotations += 1;
+            reported += h
+                .take_completed()
+                .iter()
+                .map(Distribution::count)
+                .sum::<u64>();
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        writers.into_iter().map(|w| w.join().unwrap()).sum()
+    });
+    reported += h.take_all().iter().map(Distribution::count).sum::<u64>();
+    assert!(rotations > 100, "{rotations}");
+    assert_eq!(reported + h.dropped_samples(), recorded);
+}
