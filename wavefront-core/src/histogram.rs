@@ -247,6 +247,7 @@ pub struct HistogramBuilder {
     clock: Clock,
     scale: f64,
     max_centroids: usize,
+    fenced: bool,
 }
 
 impl HistogramBuilder {
@@ -271,12 +272,19 @@ impl HistogramBuilder {
         self
     }
 
+    /// Uses the epoch protocol on every stripe (tests the fallback path).
+    #[cfg(test)]
+    pub(crate) fn without_fence(mut self) -> Self {
+        self.fenced = false;
+        self
+    }
+
     /// The histogram.
     #[must_use]
     pub fn build(self) -> WavefrontHistogram {
         WavefrontHistogram(Arc::new(Core {
             current: stripes(),
-            fenced: crate::membarrier::available(),
+            fenced: self.fenced && crate::membarrier::available(),
             taking: Mutex::new(Limbo::default()),
             retired: ArrayQueue::new(MAX_UNREPORTED_MINUTES * (stripe_count() + 1)),
             in_flight: AtomicUsize::new(0),
@@ -324,6 +332,7 @@ impl WavefrontHistogram {
             clock: Clock::System,
             scale: 1.0,
             max_centroids: DEFAULT_MAX_CENTROIDS,
+            fenced: true,
         }
     }
 

@@ -160,6 +160,20 @@ fn rotations_racing_recorders_lose_nothing() {
     // Two writers (owned slots where free: the fenced path) record while the
     // reporter moves the clock and takes as fast as it can.
     let (clock, h) = manual();
+    rotations_race(&clock, &h);
+}
+
+#[test]
+fn rotations_racing_recorders_lose_nothing_on_the_epoch_path() {
+    let clock = ManualClock::new(T0);
+    let h = WavefrontHistogram::builder()
+        .clock(Clock::Manual(clock.clone()))
+        .without_fence()
+        .build();
+    rotations_race(&clock, &h);
+}
+
+fn rotations_race(clock: &ManualClock, h: &WavefrontHistogram) {
     let stop = std::sync::atomic::AtomicBool::new(false);
     let deadline = std::time::Instant::now() + std::time::Duration::from_millis(400);
     let (mut reported, mut rotations) = (0u64, 0u64);
