@@ -13,7 +13,6 @@
 use std::hint::black_box;
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, Criterion, Throughput};
 use wavefront_core::wire::{self, Centroid, Granularity, MetricTemplate, SpanLine};
@@ -176,19 +175,19 @@ fn encode_into_batch(c: &mut Criterion) {
     group.finish();
 }
 
-/// Lines per second of one encoder in a plain loop, for the ratio table.
-fn rust_lines_per_sec(encode: Encoder, budget: Duration) -> f64 {
-    let mut buf = String::with_capacity(1 << 20);
-    let start = Instant::now();
-    let mut lines = 0u64;
-    while start.elapsed() < budget {
-        for _ in 0..1000 {
-            encode(black_box(&mut buf));
-        }
-        buf.clear();
-        lines += 1000;
-    }
-    lines as f64 / start.elapsed().as_secs_f64()
+/// Lines per second of one encoder, from the median criterion just
+/// measured (`target/criterion/encode/<name>/new/estimates.json`).
+fn rust_lines_per_sec(name: &str) -> Option<f64> {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let file = target
+        .join("criterion/encode")
+        .join(name)
+        .join("new/estimates.json");
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(file).ok()?).ok()?;
+    let ns = json["median"]["point_estimate"].as_f64()?;
+    Some(1e9 / ns)
 }
 
 fn python_lines_per_sec() -> Result<serde_json::Value, String> {
@@ -209,21 +208,27 @@ fn python_lines_per_sec() -> Result<serde_json::Value, String> {
 }
 
 fn reference_ratio() {
-    let rust: Vec<f64> = ENCODERS
-        .iter()
-        .map(|(_, e)| rust_lines_per_sec(*e, Duration::from_secs(2)))
-        .collect();
     let python = python_lines_per_sec();
-    println!("\nlines per second, one core (Rust measured in this run, Python reference in a child process):");
+    println!("\nlines per second, one core (Rust: criterion medians of this run; Python reference: same inputs, child process):");
     println!(
-        "{:<10} {:>14} {:>14} {:>8}",
+        "{:<16} {:>14} {:>14} {:>8}",
         "line", "rust", "python", "ratio"
     );
-    for ((name, _), rust) in ENCODERS.iter().zip(rust) {
+    for (name, _) in ENCODERS {
+        let Some(rust) = rust_lines_per_sec(name) else {
+            println!("{name:<16} not measured in this run");
+            continue;
+        };
+        // The reference has no template path: compare with its metric lines.
+        let reference = if name == "metric_template" {
+            "metric"
+        } else {
+            name
+        };
         let py = python
             .as_ref()
             .ok()
-            .and_then(|p| p[format!("python_{name}_lines_per_sec")].as_f64());
+            .and_then(|p| p[format!("python_{reference}_lines_per_sec")].as_f64());
         match py {
             Some(py) => println!("{name:<16} {rust:>14.0} {py:>14.0} {:>7.1}x", rust / py),
             None => println!("{name:<16} {rust:>14.0} {:>14} {:>8}", "-", "-"),
