@@ -204,6 +204,6 @@ fn rotations_race(clock: &ManualClock, h: &WavefrontHistogram) {
         writers.into_iter().map(|w| w.join().unwrap()).sum()
     });
     reported += h.take_all().iter().map(Distribution::count).sum::<u64>();
-    assert!(rotations > 100, "{rotations}");
+    assert!(rotations > 20, "the race ran: {rotations} rotations");
     assert_eq!(reported + h.dropped_samples(), recorded);
 }
