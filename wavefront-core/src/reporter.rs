@@ -511,19 +511,17 @@ impl State {
         }
     }
 
+    /// One `~component.heartbeat` line with `tags`.
+    fn heartbeat<T: crate::wire::Tag>(&self, points: &mut LineBatch, now_s: u64, tags: &[T]) {
+        let _ = points.push_with(|b| {
+            crate::wire::write_metric(b, HEARTBEAT_METRIC, 1.0, Some(now_s), &self.source, tags)
+        });
+    }
+
     fn heartbeats(&self, cycle: &mut Cycle, points: &mut LineBatch, now_s: u64) {
         // Each new RED tag set once, at the first report after it appeared.
         for tags in self.red.iter().flat_map(|red| red.take_new_tag_sets()) {
-            let _ = points.push_with(|b| {
-                crate::wire::write_metric(
-                    b,
-                    HEARTBEAT_METRIC,
-                    1.0,
-                    Some(now_s),
-                    &self.source,
-                    &tags,
-                )
-            });
+            self.heartbeat(points, now_s, &tags);
         }
         let now = Instant::now();
         if cycle.next_heartbeat.is_some_and(|at| now < at) {
@@ -547,16 +545,7 @@ impl State {
                     .iter()
                     .map(|(k, v)| (k.as_str(), v.as_str())),
             );
-            let _ = points.push_with(|b| {
-                crate::wire::write_metric(
-                    b,
-                    HEARTBEAT_METRIC,
-                    1.0,
-                    Some(now_s),
-                    &self.source,
-                    &tags,
-                )
-            });
+            self.heartbeat(points, now_s, &tags);
         }
     }
 
