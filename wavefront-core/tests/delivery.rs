@@ -797,3 +797,34 @@ fn direct_ingestion_with_a_wrong_token_is_refused_once_per_kind() {
     let report = sender.shutdown(WAIT);
     assert_eq!((report.delivered, report.dropped), (0, 47));
 }
+
+#[test]
+fn a_stalled_metrics_port_does_not_hold_up_spans() {
+    // Metrics go to a proxy that stops reading; spans to a healthy one. The
+    // metrics writes block (for up to the 30 s write timeout), the spans must
+    // not wait for them.
+    let stalled = Receiver::start().unwrap();
+    let healthy = Receiver::start().unwrap();
+    stalled.faults().set_stall(true);
+    let sender = ProxySender::builder("127.0.0.1")
+        .metrics_port(stalled.metrics_addr().port())
+        .tracing_port(healthy.tracing_addr().port())
+        .write_timeout(Duration::from_secs(30))
+        .build();
+    // Enough to fill the socket buffers of the stalled connection (40,000
+    // lines of 1 KB, below the 50,000-line queue).
+    for i in 0..20 {
+        sender.send(DataKind::Points, batch(&wide_points(&format!("stall{i}"), 2_000)));
+    }
+    let (span_lines, _) = spans(3);
+    let started = Instant::now();
+    sender.send(DataKind::Spans, batch(&span_lines));
+    assert!(healthy.wait_until(WAIT, |r| r.spans().len() == 3), "spans held up behind stalled metrics");
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    stalled.faults().set_stall(false);
+    let report = sender.shutdown(Duration::from_secs(20));
+    assert_eq!((report.delivered, report.dropped), (40_003, 0));
+    assert!(stalled.wait_for_lines(40_000, WAIT));
+    assert_no_rejected(&healthy);
+    assert_no_rejected(&stalled);
+}

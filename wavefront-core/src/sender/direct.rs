@@ -100,17 +100,26 @@ impl DirectSenderBuilder {
         if self.token.trim().is_empty() {
             return Err(ConfigError::MissingToken);
         }
-        let transport = HttpTransport {
-            client: None,
-            report_url,
-            token: self.token,
-            timeout: self.timeout,
-            refused: [false; 4],
-            pushed_back: [false; 4],
-            backoff: Default::default(),
+        // Metrics and traces each get a delivery thread (and connection), so
+        // slow trace ingestion does not hold up metrics, nor the reverse.
+        let worker = |kinds: [DataKind; 2]| {
+            let transport = HttpTransport {
+                client: None,
+                report_url: report_url.clone(),
+                token: self.token.clone(),
+                timeout: self.timeout,
+                refused: [false; 4],
+                pushed_back: [false; 4],
+                backoff: Default::default(),
+            };
+            (transport, kinds.to_vec())
         };
+        let workers = vec![
+            worker([DataKind::Points, DataKind::Histograms]),
+            worker([DataKind::Spans, DataKind::SpanLogs]),
+        ];
         let shared = Shared::new("direct", self.queue_capacity);
-        shared.spawn("wavefront-direct-sender", transport, Duration::from_secs(1));
+        shared.spawn("wavefront-direct-sender", workers, Duration::from_secs(1));
         Ok(DirectSender { shared })
     }
 }

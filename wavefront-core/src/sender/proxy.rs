@@ -103,42 +103,44 @@ impl ProxySenderBuilder {
         self
     }
 
-    /// Starts the sender and its delivery thread.
+    /// Starts the sender and its delivery threads: one per port, so a
+    /// stalled metrics port does not hold up spans, nor the reverse.
     #[must_use]
     pub fn build(self) -> ProxySender {
-        let endpoint = |port| Endpoint {
-            host: self.host.clone(),
-            port,
-            stream: None,
-            unfinished: Vec::new(),
-            connect_timeout: self.connect_timeout,
-            write_timeout: self.write_timeout,
-            backoff: Backoff::default(),
+        let worker = |port, kinds: &[DataKind]| {
+            let endpoint = Endpoint {
+                host: self.host.clone(),
+                port,
+                stream: None,
+                unfinished: Vec::new(),
+                connect_timeout: self.connect_timeout,
+                write_timeout: self.write_timeout,
+                backoff: Backoff::default(),
+            };
+            (TcpTransport { endpoint }, kinds.to_vec())
         };
-        let mut endpoints = vec![endpoint(self.metrics_port), endpoint(self.tracing_port)];
-        let histograms = match self.histograms_port {
-            Some(port) => {
-                endpoints.push(endpoint(port));
-                2
-            }
-            None => 0,
-        };
-        let transport = TcpTransport {
-            endpoints,
-            route: [0, histograms, 1, 1],
+        let workers = match self.histograms_port {
+            Some(port) => vec![
+                worker(self.metrics_port, &[DataKind::Points]),
+                worker(port, &[DataKind::Histograms]),
+                worker(self.tracing_port, &[DataKind::Spans, DataKind::SpanLogs]),
+            ],
+            None => vec![
+                worker(self.metrics_port, &[DataKind::Points, DataKind::Histograms]),
+                worker(self.tracing_port, &[DataKind::Spans, DataKind::SpanLogs]),
+            ],
         };
         let shared = Shared::new("proxy", self.queue_capacity);
-        shared.spawn("wavefront-proxy-sender", transport, Duration::from_secs(1));
+        shared.spawn("wavefront-proxy-sender", workers, Duration::from_secs(1));
         ProxySender { shared }
     }
 }
 
 queued_sender!(ProxySender);
 
+/// One proxy port.
 struct TcpTransport {
-    endpoints: Vec<Endpoint>,
-    /// Endpoint of each kind, by `DataKind::index`.
-    route: [usize; 4],
+    endpoint: Endpoint,
 }
 
 struct Endpoint {
@@ -278,18 +280,18 @@ impl Transport for TcpTransport {
         true
     }
 
-    fn deliver(&mut self, kind: DataKind, batch: &LineBatch, _stats: &SenderStats) -> Delivery {
-        match self.endpoints[self.route[kind.index()]].write(batch.text()) {
+    fn deliver(&mut self, _kind: DataKind, batch: &LineBatch, _stats: &SenderStats) -> Delivery {
+        match self.endpoint.write(batch.text()) {
             Ok(()) => Delivery::Done,
             Err(delivered) => Delivery::Retry { delivered },
         }
     }
 
-    fn backoff(&mut self, kind: DataKind) -> Duration {
-        self.endpoints[self.route[kind.index()]].backoff.next()
+    fn backoff(&mut self, _kind: DataKind) -> Duration {
+        self.endpoint.backoff.next()
     }
 
-    fn recovered(&mut self, kind: DataKind) {
-        self.endpoints[self.route[kind.index()]].backoff.reset();
+    fn recovered(&mut self, _kind: DataKind) {
+        self.endpoint.backoff.reset();
     }
 }

@@ -1,7 +1,7 @@
 //! The delivery thread every queued sender runs, and what senders share:
 //! queues, stats, wake-ups, flush and shutdown.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::{self, JoinHandle, Thread};
 use std::time::{Duration, Instant};
@@ -65,12 +65,14 @@ pub(crate) struct Shared {
     /// Set by `shutdown` when its flush ran out of time: the worker then
     /// drops what is left instead of trying to deliver it.
     gave_up: AtomicBool,
-    /// Set when the worker has given up on the backlog and exited.
+    /// Set when the workers have exited (or none could start).
     stopped: AtomicBool,
-    /// The worker, to wake it without a lock.
-    thread: OnceLock<Thread>,
+    /// Workers still running.
+    running: AtomicUsize,
+    /// The workers, to wake them without a lock.
+    threads: OnceLock<Box<[Thread]>>,
     /// Joined at shutdown.
-    handle: Mutex<Option<JoinHandle<()>>>,
+    handles: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl Shared {
@@ -81,36 +83,49 @@ impl Shared {
             stopping: AtomicBool::new(false),
             gave_up: AtomicBool::new(false),
             stopped: AtomicBool::new(false),
-            thread: OnceLock::new(),
-            handle: Mutex::new(None),
+            running: AtomicUsize::new(0),
+            threads: OnceLock::new(),
+            handles: Mutex::new(Vec::new()),
         })
     }
 
-    /// Starts the delivery thread.
-    pub(crate) fn spawn(
+    /// Starts one delivery thread per transport, each serving its kinds, so
+    /// that a stalled destination holds up only its own data.
+    pub(crate) fn spawn<T: Transport>(
         self: &Arc<Self>,
         name: &str,
-        transport: impl Transport,
+        workers: Vec<(T, Vec<DataKind>)>,
         interval: Duration,
     ) {
-        let shared = Arc::clone(self);
-        let spawned = thread::Builder::new()
-            .name(name.into())
-            .spawn(move || run(&shared, transport, interval));
-        match spawned {
-            Ok(handle) => {
-                let _ = self.thread.set(handle.thread().clone());
-                if let Ok(mut slot) = self.handle.lock() {
-                    *slot = Some(handle);
+        let mut threads = Vec::with_capacity(workers.len());
+        let mut handles = Vec::with_capacity(workers.len());
+        for (transport, kinds) in workers {
+            let shared = Arc::clone(self);
+            shared.running.fetch_add(1, Ordering::AcqRel);
+            let spawned = thread::Builder::new()
+                .name(name.into())
+                .spawn(move || run(&shared, transport, &kinds, interval));
+            match spawned {
+                Ok(handle) => {
+                    threads.push(handle.thread().clone());
+                    handles.push(handle);
+                }
+                // Without a thread nothing is delivered; say so through the stats.
+                Err(_) => {
+                    if self.running.fetch_sub(1, Ordering::AcqRel) == 1 {
+                        self.stopped.store(true, Ordering::Release);
+                    }
                 }
             }
-            // Without a thread nothing is delivered; say so through the stats.
-            Err(_) => self.stopped.store(true, Ordering::Release),
+        }
+        let _ = self.threads.set(threads.into_boxed_slice());
+        if let Ok(mut slot) = self.handles.lock() {
+            *slot = handles;
         }
     }
 
     fn wake(&self) {
-        if let Some(thread) = self.thread.get() {
+        for thread in self.threads.get().into_iter().flatten() {
             thread.unpark();
         }
     }
@@ -155,9 +170,13 @@ impl Shared {
         }
         self.stopping.store(true, Ordering::Release);
         self.wake();
-        let handle = self.handle.lock().ok().and_then(|mut h| h.take());
-        if let Some(handle) = handle {
-            // The worker sees `stopping`, drops what is left and exits
+        let handles = self
+            .handles
+            .lock()
+            .map(|mut h| std::mem::take(&mut *h))
+            .unwrap_or_default();
+        for handle in handles {
+            // A worker sees `stopping`, drops what is left and exits
             // promptly: its waits are short and its I/O has timeouts.
             let _ = handle.join();
         }
@@ -181,15 +200,16 @@ impl Shared {
     }
 }
 
-/// The delivery loop: each kind in turn, one batch at a time, with a pause
-/// per kind after a failure; wakes on new data or every `interval`.
-fn run(shared: &Shared, mut transport: impl Transport, interval: Duration) {
+/// The delivery loop of one worker: each of its kinds in turn, one batch at
+/// a time, with a pause per kind after a failure; wakes on new data or every
+/// `interval`.
+fn run(shared: &Shared, mut transport: impl Transport, kinds: &[DataKind], interval: Duration) {
     let mut pending: [Option<LineBatch>; 4] = Default::default();
     let mut resume_at: [Option<Instant>; 4] = [None; 4];
     loop {
         let stopping = shared.stopping.load(Ordering::Acquire);
         let mut next_wake = interval;
-        for kind in DataKind::ALL {
+        for &kind in kinds {
             if shared.gave_up.load(Ordering::Acquire) {
                 // Shutdown is out of time (checked before each kind, since
                 // each may block for a write timeout): deliver nothing more;
@@ -255,7 +275,9 @@ fn run(shared: &Shared, mut transport: impl Transport, interval: Duration) {
                     shared.queues[i].done(batch.lines(), stats);
                 }
             }
-            shared.stopped.store(true, Ordering::Release);
+            if shared.running.fetch_sub(1, Ordering::AcqRel) == 1 {
+                shared.stopped.store(true, Ordering::Release);
+            }
             return;
         }
         thread::park_timeout(next_wake);
