@@ -1,19 +1,55 @@
 //! The framework-neutral core of the Wavefront observability SDK for Rust web
 //! services.
 //!
-//! Adapters (`wavefront-axum`, `wavefront-warp`, `wavefront-rocket`) and
+//! Adapters (`wavefront-axum`, and the warp and rocket ones to come) and
 //! anyone instrumenting another server depend on this crate. It never depends
-//! on a web framework.
+//! on a web framework, and nothing it does on a request's path blocks, locks
+//! or performs I/O: recording is a few atomic operations, and formatting and
+//! sending happen on the reporter's and the senders' own threads.
 //!
-//! * [`wire`]: the Wavefront line formats (metric, delta counter, histogram
-//!   distribution, span, span logs), written into reusable buffers.
-//! * [`sanitize`]: how names, tag keys and values are made safe.
-//! * [`naming`]: the series names and tags of the framework SDKs, for any
-//!   component prefix.
-//! * [`metric`] and [`histogram`]: counters, delta counters, gauges and
-//!   minute-binned Wavefront histograms, recorded without locks.
-//! * [`ApplicationTags`]: application, service, cluster, shard and custom tags.
-//! * [`TraceId`] / [`SpanId`]: the UUID identifiers of spans.
+//! # What is in it
+//!
+//! | module | what |
+//! |---|---|
+//! | [`wire`], [`sanitize`] | the Wavefront line formats (metric, delta counter, histogram, span, span logs), byte for byte the reference SDK's, into reusable buffers |
+//! | [`naming`], [`ApplicationTags`] | the series names and tags of the framework SDKs, for any component prefix |
+//! | [`registry`], [`metric`], [`histogram`] | series by name and tag set; counters, delta counters, gauges and minute-binned Wavefront histograms, recorded without locks |
+//! | [`trace`], [`red`] | spans, propagation (Wavefront, W3C, B3), sampling, and RED metrics derived from spans |
+//! | [`sender`] | delivery to a proxy (TCP), by direct ingestion (HTTPS), or to the console, from bounded queues |
+//! | [`reporter`], [`config`] | the periodic reporter (heartbeats, SDK diagnostics, spans every second) and configuration from the environment |
+//! | [`lifecycle`] | what a server does per request: the contract an adapter implements |
+//!
+//! # Getting started
+//!
+//! Applications use an adapter (`wavefront-axum`) with a [`reporter::Reporter`]:
+//!
+//! ```
+//! use std::time::Duration;
+//! use wavefront_core::{reporter::Reporter, ApplicationTags};
+//!
+//! let defaults = ApplicationTags::builder("Ordering", "styling").build()?;
+//! // WAVEFRONT_URL=proxy://host:2878, or https://TOKEN@instance; unset: print to stdout.
+//! let reporter = Reporter::from_env(&defaults)?;
+//! reporter.registry().counter("orders.count", &[("region", "eu")]).inc();
+//! reporter.shutdown(Duration::from_secs(5)); // flushes everything
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Instrumenting another server
+//!
+//! Implement [`lifecycle::RequestInfo`] for the server's request, call
+//! [`lifecycle::Instrumentation::start`] when one arrives, set the status on
+//! the returned guard and drop it when the response is done; the
+//! [`lifecycle`] module documents the contract with an example.
+//!
+//! # Feature flags
+//!
+//! | feature | default | what |
+//! |---|---|---|
+//! | `direct` | yes | [`sender::DirectSender`] (reqwest with rustls, gzip) |
+//! | `http` | no | `Headers`/`HeadersMut` for `http::HeaderMap` and [`lifecycle::InstrumentedBody`] for `http_body::Body`, used by the axum adapter |
+//!
+//! The encoders on their own:
 //!
 //! ```
 //! use wavefront_core::{naming::{Endpoint, Level, Naming, RouteTemplate}, wire, ApplicationTags};

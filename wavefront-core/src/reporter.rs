@@ -11,7 +11,10 @@
 //! * Diagnostics: `~sdk.rust.core.sender.<transport>.<kind>.{valid,invalid,
 //!   dropped,report.errors}.count` and `….report.<status>.count` as delta
 //!   counters, `<kind>.queue.size` and `<kind>.queue.remaining_capacity`
-//!   gauges, a `version` gauge, and the registry's refused series.
+//!   gauges, a `version` gauge, the registry's refused and conflicting series,
+//!   histogram samples dropped after waiting too long
+//!   (`~sdk.rust.core.histograms.dropped_samples.count`) and spans left out of
+//!   the RED metrics past their series cap.
 //! * Spans finished since the last look are sent every second (span lines to
 //!   the tracing endpoint, with their span logs), and the tracer's
 //!   `~sdk.rust.opentracing.reporter.spans.{received,dropped}.count`,
@@ -601,6 +604,16 @@ impl State {
             "~sdk.rust.core.registry.series.conflicts.count".into(),
             self.registry.conflicts(),
         );
+        let dropped_samples = histogram_drops(&self.registry);
+        delta(
+            "~sdk.rust.core.histograms.dropped_samples.count".into(),
+            dropped_samples,
+        );
+        let red_refused = self.red.as_ref().map_or(0, |red| red.refused());
+        delta(
+            "~sdk.rust.opentracing.red.refused.count".into(),
+            red_refused,
+        );
         let mut gauge = |name: String, value: f64| {
             let _ = points.push_with(|b| {
                 crate::wire::write_metric(b, &name, value, Some(now_s), source, &tags)
@@ -628,6 +641,18 @@ impl State {
             spans.queue_capacity().saturating_sub(spans.queue_size()) as f64,
         );
     }
+}
+
+/// Samples the registry's histograms dropped because too many minutes waited.
+fn histogram_drops(registry: &Registry) -> u64 {
+    registry
+        .entries()
+        .iter()
+        .filter_map(|e| match e.metric() {
+            Metric::Histogram(h) => Some(h.dropped_samples()),
+            _ => None,
+        })
+        .sum()
 }
 
 fn take(histogram: &crate::histogram::WavefrontHistogram, everything: bool) -> Vec<Distribution> {

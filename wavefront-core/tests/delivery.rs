@@ -814,13 +814,23 @@ fn a_stalled_metrics_port_does_not_hold_up_spans() {
     // Enough to fill the socket buffers of the stalled connection (40,000
     // lines of 1 KB, below the 50,000-line queue).
     for i in 0..20 {
-        sender.send(DataKind::Points, batch(&wide_points(&format!("stall{i}"), 2_000)));
+        sender.send(
+            DataKind::Points,
+            batch(&wide_points(&format!("stall{i}"), 2_000)),
+        );
     }
     let (span_lines, _) = spans(3);
     let started = Instant::now();
     sender.send(DataKind::Spans, batch(&span_lines));
-    assert!(healthy.wait_until(WAIT, |r| r.spans().len() == 3), "spans held up behind stalled metrics");
-    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(
+        healthy.wait_until(WAIT, |r| r.spans().len() == 3),
+        "spans held up behind stalled metrics"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
     stalled.faults().set_stall(false);
     let report = sender.shutdown(Duration::from_secs(20));
     assert_eq!((report.delivered, report.dropped), (40_003, 0));
