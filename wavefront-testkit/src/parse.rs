@@ -297,6 +297,14 @@ fn source_and_tags(
     Ok((source, tags))
 }
 
+/// The last value of `key` among `tags`.
+fn last_tag<'a>(tags: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    tags.iter()
+        .rev()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
 // ===== metric points =====
 
 /// A metric point as the proxy reads it.
@@ -324,11 +332,7 @@ impl Point {
     /// The value of tag `key` (the last one, as the proxy keeps).
     #[must_use]
     pub fn tag(&self, key: &str) -> Option<&str> {
-        self.tags
-            .iter()
-            .rev()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+        last_tag(&self.tags, key)
     }
 }
 
@@ -456,11 +460,7 @@ impl Span {
     /// The last value of tag `key`.
     #[must_use]
     pub fn tag(&self, key: &str) -> Option<&str> {
-        self.tags
-            .iter()
-            .rev()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+        last_tag(&self.tags, key)
     }
 }
 
