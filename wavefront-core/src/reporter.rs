@@ -454,6 +454,8 @@ impl State {
         let mut points = LineBatch::new();
         let mut histograms = LineBatch::new();
         let mut invalid = (0u64, 0u64);
+        // Histogram samples dropped so far, summed in the same pass.
+        let mut dropped_samples = 0u64;
         for entry in self.registry.entries() {
             let key = Arc::as_ptr(&entry) as usize;
             let template = cycle
@@ -463,7 +465,10 @@ impl State {
             let Ok(template) = template else {
                 // A name or tag the format cannot carry: count it every report.
                 match entry.metric() {
-                    Metric::Histogram(h) => invalid.1 += take(h, everything).len() as u64,
+                    Metric::Histogram(h) => {
+                        invalid.1 += take(h, everything).len() as u64;
+                        dropped_samples += h.dropped_samples();
+                    }
                     _ => invalid.0 += 1,
                 }
                 continue;
@@ -497,6 +502,7 @@ impl State {
                         });
                         invalid.1 += u64::from(written.is_err());
                     }
+                    dropped_samples += h.dropped_samples();
                     true
                 }
             };
@@ -506,7 +512,7 @@ impl State {
         // it is application lines that are dropped, never the counts of drops.
         let mut own = LineBatch::new();
         self.heartbeats(&mut cycle, &mut own, now_s);
-        self.diagnostics(&mut cycle, &mut own, now_s, invalid);
+        self.diagnostics(&mut cycle, &mut own, now_s, invalid, dropped_samples);
         self.sender.send(DataKind::Points, own);
         self.sender.send(DataKind::Points, points);
         if !histograms.is_empty() {
@@ -559,6 +565,7 @@ impl State {
         points: &mut LineBatch,
         now_s: u64,
         invalid: (u64, u64),
+        dropped_samples: u64,
     ) {
         let stats = self.sender.stats();
         stats.kind(DataKind::Points).add_invalid(invalid.0);
@@ -604,7 +611,6 @@ impl State {
             "~sdk.rust.core.registry.series.conflicts.count".into(),
             self.registry.conflicts(),
         );
-        let dropped_samples = histogram_drops(&self.registry);
         delta(
             "~sdk.rust.core.histograms.dropped_samples.count".into(),
             dropped_samples,
@@ -641,18 +647,6 @@ impl State {
             spans.queue_capacity().saturating_sub(spans.queue_size()) as f64,
         );
     }
-}
-
-/// Samples the registry's histograms dropped because too many minutes waited.
-fn histogram_drops(registry: &Registry) -> u64 {
-    registry
-        .entries()
-        .iter()
-        .filter_map(|e| match e.metric() {
-            Metric::Histogram(h) => Some(h.dropped_samples()),
-            _ => None,
-        })
-        .sum()
 }
 
 fn take(histogram: &crate::histogram::WavefrontHistogram, everything: bool) -> Vec<Distribution> {

@@ -162,10 +162,8 @@ impl LineBatch {
         if n >= self.lines {
             return std::mem::take(self);
         }
-        // Fix: `n == 0` used to fall through to `nth(0)` below and move the
-        // first line's text into the head while counting it in neither
-        // part, so every retry of a failed delivery (`Retry { delivered: 0 }`)
-        // silently lost one line.
+        // `nth(n - 1)` below needs n ≥ 1; with none delivered (a retry of
+        // the whole batch) the head is empty and the batch keeps every line.
         if n == 0 {
             return LineBatch::new();
         }

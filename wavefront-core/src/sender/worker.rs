@@ -161,11 +161,9 @@ impl Shared {
 
     pub(crate) fn shutdown(&self, timeout: Duration) -> ShutdownReport {
         if !self.flush(timeout) {
-            // Fix: without this, the worker's last pass tried every kind's
-            // batch once more after the timeout had already passed, each
-            // attempt blocking up to the write timeout on a stalled proxy
-            // (default 5 s), so `shutdown(timeout)` could take several write
-            // timeouts longer than asked.
+            // Out of time: the workers must not try each kind once more, as
+            // every attempt can block for a write timeout on a stalled proxy
+            // and `shutdown(timeout)` would overrun by several of them.
             self.gave_up.store(true, Ordering::Release);
         }
         self.stopping.store(true, Ordering::Release);
