@@ -79,8 +79,9 @@
 mod layer;
 pub mod routing;
 
-pub use layer::{ResponseFuture, WavefrontLayer, WavefrontLayerBuilder, WavefrontService};
+pub use layer::{AxumRoute, WavefrontLayer, WavefrontService};
 pub use routing::{named, named_as, Named};
+pub use wavefront_core::lifecycle::ResponseFuture;
 pub use wavefront_core::trace::SpanHandle;
 
 /// The component name of this adapter: the series prefix and the

@@ -21,7 +21,7 @@ use std::any::type_name;
 use axum::extract::Request;
 use axum::handler::Handler;
 use axum::routing::MethodRouter;
-use wavefront_core::lifecycle::HandlerSlot;
+use wavefront_core::lifecycle::RouteSlot;
 
 /// A handler that records its name for the Wavefront layer, then runs.
 #[derive(Debug, Clone)]
@@ -70,8 +70,8 @@ where
     type Future = H::Future;
 
     fn call(self, request: Request, state: S) -> Self::Future {
-        if let Some(slot) = request.extensions().get::<HandlerSlot>() {
-            slot.set(self.name);
+        if let Some(slot) = request.extensions().get::<RouteSlot>() {
+            slot.set_handler(self.name);
         }
         self.handler.call(request, state)
     }

@@ -55,6 +55,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::{Config, ConfigError, DEFAULT_REPORT_INTERVAL};
 use crate::histogram::Distribution;
+use crate::lifecycle::{Instrumentation, InstrumentationBuilder};
 use crate::red::RedMetrics;
 use crate::registry::{Entry, Metric, Registry};
 use crate::sender::{DataKind, LineBatch, Sender, ShutdownReport};
@@ -294,21 +295,35 @@ impl Reporter {
     /// Adds a component to the heartbeats (adapters call this); its first
     /// heartbeat goes out with the next report.
     pub fn add_component(&self, name: &str) {
-        // Lock order is `cycle` then `components` (a report holds `cycle`
-        // while it reads the components for the heartbeats), so `components`
-        // is released here before `cycle` is taken.
-        let added = match self.state.components.lock() {
-            Ok(mut components) if !components.iter().any(|c| c == name) => {
-                components.push(name.to_owned());
-                true
-            }
-            _ => false,
-        };
-        if added {
-            if let Ok(mut cycle) = self.state.cycle.lock() {
-                cycle.next_heartbeat = None;
-            }
-        }
+        self.state.add_component(name);
+    }
+
+    /// What an adapter needs to report requests through this reporter: an
+    /// [`Instrumentation`] builder for `component` (or an adapter made from
+    /// one) on this reporter's registry, tracer and application tags. Building
+    /// it registers the component's heartbeat.
+    ///
+    /// ```
+    /// use wavefront_core::lifecycle::Instrumentation;
+    /// use wavefront_core::reporter::Reporter;
+    /// use wavefront_core::ApplicationTags;
+    ///
+    /// let reporter = Reporter::from_env(&ApplicationTags::builder("Ordering", "styling").build()?)?;
+    /// let instrumentation: Instrumentation = reporter.instrumentation("hyper").build();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn instrumentation<T: From<Instrumentation>>(
+        &self,
+        component: impl Into<String>,
+    ) -> InstrumentationBuilder<T> {
+        let state = Arc::clone(&self.state);
+        InstrumentationBuilder::new(
+            component.into(),
+            self.state.registry.clone(),
+            self.state.tracer.clone(),
+            self.state.tags.clone(),
+            Some(Box::new(move |name: &str| state.add_component(name))),
+        )
     }
 
     /// Reports now, on the calling thread (completed minutes only).
@@ -377,6 +392,24 @@ struct Cycle {
 }
 
 impl State {
+    fn add_component(&self, name: &str) {
+        // Lock order is `cycle` then `components` (a report holds `cycle`
+        // while it reads the components for the heartbeats), so `components`
+        // is released here before `cycle` is taken.
+        let added = match self.components.lock() {
+            Ok(mut components) if !components.iter().any(|c| c == name) => {
+                components.push(name.to_owned());
+                true
+            }
+            _ => false,
+        };
+        if added {
+            if let Ok(mut cycle) = self.cycle.lock() {
+                cycle.next_heartbeat = None;
+            }
+        }
+    }
+
     fn run(&self, interval: Duration, stop: &mpsc::Receiver<Duration>) {
         let mut next_report = Instant::now() + interval;
         self.report(false);

@@ -77,11 +77,11 @@ impl<F: Future> Future for Instrumented<F> {
         }
         match polled {
             Ok(Poll::Pending) => {
-                guard.resolve_handler(true);
+                guard.resolve(true);
                 Poll::Pending
             }
             Ok(Poll::Ready(output)) => {
-                guard.resolve_handler(false);
+                guard.resolve(false);
                 match this.guard.take() {
                     Some(guard) => Poll::Ready((output, guard)),
                     None => Poll::Pending,

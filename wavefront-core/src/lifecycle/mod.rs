@@ -3,11 +3,17 @@
 //!
 //! An adapter describes each request through [`RequestInfo`], calls
 //! [`Instrumentation::start`] when it arrives, and keeps the returned
-//! [`RequestGuard`] until the response is complete: it sets the status when
-//! the response head is ready ([`RequestGuard::set_status`]) and drops the
-//! guard when the body has been sent or dropped. Dropping the guard records
+//! [`RequestGuard`] until the response is complete: it binds the route and
+//! the handler as soon as the server knows them (at the start, as axum does,
+//! or after routing, as rocket and warp do), sets the status when the
+//! response head is ready ([`RequestGuard::set_status`]) and drops the guard
+//! when the body has been sent or dropped. Dropping the guard records
 //! everything; a guard dropped early (client gone, handler panicked) still
 //! balances the in-flight gauges, so they never drift or go negative.
+//!
+//! The request counts in the total in-flight gauge from its start, and in its
+//! route's gauge from the moment the route is known. A request whose route is
+//! never bound is recorded under the route `unmatched`.
 //!
 //! # Implementing for another server
 //!
@@ -31,8 +37,11 @@
 //! let tracer = Tracer::builder(app.clone()).build();
 //! let instrumentation = Instrumentation::builder("my_server", Registry::new(), tracer, app).build();
 //!
-//! let mut guard = instrumentation.start(&MyRequest { method: "GET", route: Some("/orders/{id}"), headers: &[] });
+//! // The route is not known yet when the request arrives:
+//! let mut guard = instrumentation.start(&MyRequest { method: "GET", route: None, headers: &[] });
+//! // … the server's router picks a route and a handler …
 //! guard.set_handler("get_order");
+//! guard.set_route("/orders/{id}"); // now in flight on the route
 //! // … the handler runs …
 //! guard.set_status(200);
 //! drop(guard); // response sent: series and span recorded
@@ -43,15 +52,20 @@
 mod body;
 mod future;
 mod routes;
+#[cfg(feature = "http")]
+mod service;
 
 use std::borrow::Cow;
 use std::fmt;
+use std::marker::PhantomData;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 #[cfg(feature = "http")]
 pub use body::InstrumentedBody;
 pub use future::Instrumented;
+#[cfg(feature = "http")]
+pub use service::{HttpLayer, HttpService, MatchedRoute, ResponseFuture, RouteExtractor};
 
 use crate::naming::Naming;
 use crate::registry::Registry;
@@ -89,21 +103,41 @@ fn method_name(method: &str) -> &'static str {
         .unwrap_or("OTHER")
 }
 
-/// Where a handler announces its name, set from inside the framework's
-/// routing (e.g. a wrapper handler) and read by the guard.
+/// Where the framework's routing announces what it matched: the route
+/// template and the handler's name. An adapter puts a clone where routing
+/// code can reach it (a request extension); a handler wrapper or a route
+/// marker fills it, and the request's guard reads it. The first value set
+/// wins, so a later branch cannot rename a request already matched.
 #[derive(Debug, Clone, Default)]
-pub struct HandlerSlot(Arc<OnceLock<Cow<'static, str>>>);
+pub struct RouteSlot(Arc<SlotValues>);
 
-impl HandlerSlot {
-    /// Records the handler's name (the first one wins).
-    pub fn set(&self, name: impl Into<Cow<'static, str>>) {
-        let _ = self.0.set(name.into());
+#[derive(Debug, Default)]
+struct SlotValues {
+    route: OnceLock<Cow<'static, str>>,
+    handler: OnceLock<Cow<'static, str>>,
+}
+
+impl RouteSlot {
+    /// Records the handler's name.
+    pub fn set_handler(&self, name: impl Into<Cow<'static, str>>) {
+        let _ = self.0.handler.set(name.into());
     }
 
-    /// The name, once set.
+    /// Records the matched route's template (`/style/{id}/make`).
+    pub fn set_route(&self, template: impl Into<Cow<'static, str>>) {
+        let _ = self.0.route.set(template.into());
+    }
+
+    /// The handler's name, once set.
     #[must_use]
-    pub fn get(&self) -> Option<&str> {
-        self.0.get().map(|n| &**n)
+    pub fn handler(&self) -> Option<&str> {
+        self.0.handler.get().map(|n| &**n)
+    }
+
+    /// The route template, once set.
+    #[must_use]
+    pub fn route(&self) -> Option<&str> {
+        self.0.route.get().map(|r| &**r)
     }
 }
 
@@ -122,18 +156,39 @@ struct Inner {
 #[derive(Clone)]
 pub struct Instrumentation(Arc<Inner>);
 
-/// Builds an [`Instrumentation`].
+/// Called with the component's name when an instrumentation is built from a
+/// reporter: registers its heartbeat.
+pub(crate) type OnBuild = Box<dyn FnOnce(&str) + Send>;
+
+/// Builds an [`Instrumentation`], or an adapter made from one (`T`): every
+/// adapter's builder is this one, so settings read the same everywhere.
+///
+/// ```
+/// use wavefront_core::lifecycle::Instrumentation;
+/// use wavefront_core::reporter::Reporter;
+/// use wavefront_core::ApplicationTags;
+///
+/// let reporter = Reporter::from_env(&ApplicationTags::builder("Ordering", "styling").build()?)?;
+/// let instrumentation: Instrumentation = reporter
+///     .instrumentation("my_server")
+///     .cpu_time(false)
+///     .build(); // registers the `my_server` heartbeat
+/// assert_eq!(instrumentation.component(), "my_server");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[must_use]
-pub struct InstrumentationBuilder {
+pub struct InstrumentationBuilder<T = Instrumentation> {
     component: String,
     registry: Registry,
     tracer: Tracer,
     app: ApplicationTags,
     max_routes: usize,
     cpu: bool,
+    on_build: Option<OnBuild>,
+    output: PhantomData<fn() -> T>,
 }
 
-impl fmt::Debug for InstrumentationBuilder {
+impl<T> fmt::Debug for InstrumentationBuilder<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("InstrumentationBuilder")
             .field("component", &self.component)
@@ -143,7 +198,33 @@ impl fmt::Debug for InstrumentationBuilder {
     }
 }
 
-impl InstrumentationBuilder {
+impl<T: From<Instrumentation>> InstrumentationBuilder<T> {
+    pub(crate) fn new(
+        component: String,
+        registry: Registry,
+        tracer: Tracer,
+        app: ApplicationTags,
+        on_build: Option<OnBuild>,
+    ) -> Self {
+        InstrumentationBuilder {
+            component,
+            registry,
+            tracer,
+            app,
+            max_routes: DEFAULT_MAX_ROUTES,
+            cpu: true,
+            on_build,
+            output: PhantomData,
+        }
+    }
+
+    /// The series prefix and heartbeat component (each adapter's default is
+    /// its framework's name: `axum`, `warp`, `rocket`).
+    pub fn component(mut self, name: impl Into<String>) -> Self {
+        self.component = name.into();
+        self
+    }
+
     /// Most distinct (route, method) pairs (default 1,000); requests on
     /// further routes are recorded under the route `overflow` and counted in
     /// `~sdk.rust.<component>.routes.overflow.count`.
@@ -152,50 +233,49 @@ impl InstrumentationBuilder {
         self
     }
 
-    /// Whether to measure each request's CPU time for the `cpu_ns`
-    /// histograms (default on). Each poll of a request's future then costs
-    /// two `clock_gettime` calls (a few hundred nanoseconds); off, the
-    /// histogram is not sent.
+    /// Whether [`Instrumented`] measures each request's CPU time for the
+    /// `cpu_ns` histograms (default on). Each poll of a request's future then
+    /// costs two `clock_gettime` calls (a few hundred nanoseconds); off, no
+    /// `cpu_ns` histogram is sent.
     pub fn cpu_time(mut self, on: bool) -> Self {
         self.cpu = on;
         self
     }
 
-    /// The instrumentation.
+    /// The instrumentation (or the adapter made from it); built from a
+    /// reporter, it also registers the component's heartbeat.
     #[must_use]
-    pub fn build(self) -> Instrumentation {
+    pub fn build(self) -> T {
         let naming = Naming::new(&self.component);
         let routes = Routes::new(&naming, &self.app, self.registry, self.max_routes);
         let component = Text::from(Arc::<str>::from(naming.component()));
         let func_key = Text::from(Arc::<str>::from(naming.func_key()));
-        Instrumentation(Arc::new(Inner {
+        if let Some(register) = self.on_build {
+            register(naming.component());
+        }
+        T::from(Instrumentation(Arc::new(Inner {
             naming,
             component,
             func_key,
             tracer: self.tracer,
             routes,
             cpu: self.cpu,
-        }))
+        })))
     }
 }
 
 impl Instrumentation {
     /// Starts the instrumentation of `component` (`axum`, …), recording into
-    /// `registry` and `tracer`.
+    /// `registry` and `tracer`. With a [`Reporter`](crate::reporter::Reporter),
+    /// [`Reporter::instrumentation`](crate::reporter::Reporter::instrumentation)
+    /// fills these in and registers the heartbeat.
     pub fn builder(
         component: impl Into<String>,
         registry: Registry,
         tracer: Tracer,
         app: ApplicationTags,
     ) -> InstrumentationBuilder {
-        InstrumentationBuilder {
-            component: component.into(),
-            registry,
-            tracer,
-            app,
-            max_routes: DEFAULT_MAX_ROUTES,
-            cpu: true,
-        }
+        InstrumentationBuilder::new(component.into(), registry, tracer, app, None)
     }
 
     /// The component name (the series prefix).
@@ -210,8 +290,15 @@ impl Instrumentation {
         &self.0.tracer
     }
 
+    /// Whether [`Instrumented`] measures CPU time.
+    #[must_use]
+    pub fn measures_cpu(&self) -> bool {
+        self.0.cpu
+    }
+
     /// A request arrived: counts it in flight and starts its span (as a child
-    /// of an incoming context in its headers, if any).
+    /// of an incoming context in its headers, if any). A route the request
+    /// already carries ([`RequestInfo::route`]) is bound now.
     #[must_use]
     pub fn start(&self, request: &(impl RequestInfo + ?Sized)) -> RequestGuard {
         let inner = &*self.0;
@@ -236,11 +323,11 @@ impl Instrumentation {
             method,
             route,
             func: None,
-            slot: HandlerSlot::default(),
+            slot: RouteSlot::default(),
             status: None,
             error: None,
             started,
-            cpu_ns: 0,
+            cpu_ns: None,
             span,
         }
     }
@@ -265,19 +352,23 @@ pub struct RequestGuard {
     route: Option<Arc<RouteEntry>>,
     /// The handler the per-route in-flight gauge is counted on.
     func: Option<Arc<FuncHandles>>,
-    slot: HandlerSlot,
+    slot: RouteSlot,
     status: Option<u16>,
     error: Option<Cow<'static, str>>,
     started: Instant,
-    cpu_ns: u64,
+    /// `None` until CPU time is measured: a request nobody measured sends no
+    /// `cpu_ns` sample rather than a zero.
+    cpu_ns: Option<u64>,
     span: SpanHandle,
 }
 
 impl RequestGuard {
-    /// The slot a handler wrapper fills with the handler's name; adapters put
-    /// a clone where the handler can reach it (a request extension).
+    /// The slot where routing announces the route and handler it matched;
+    /// adapters put a clone where routing code can reach it (a request
+    /// extension). The guard reads it after each poll of [`Instrumented`]
+    /// and when the request ends.
     #[must_use]
-    pub fn handler_slot(&self) -> HandlerSlot {
+    pub fn route_slot(&self) -> RouteSlot {
         self.slot.clone()
     }
 
@@ -287,19 +378,37 @@ impl RequestGuard {
         &self.span
     }
 
-    /// Names the handler (the `<p>.func` tag and the span's operation).
+    /// Names the handler (the `<p>.func` tag and the span's operation). The
+    /// request's in-flight count moves onto the named handler.
     pub fn set_handler(&mut self, name: impl Into<Cow<'static, str>>) {
-        self.slot.set(name);
-        self.resolve_handler(false);
+        self.slot.set_handler(name);
+        self.resolve(false);
     }
 
-    /// Counts the request in flight on its route once the handler is known.
-    /// With `assume_fallback`, a matched route whose handler has not named
-    /// itself uses the fallback name (`GET /style/{id}/make`); a handler that
-    /// names itself later takes the count over.
-    pub(crate) fn resolve_handler(&mut self, assume_fallback: bool) {
+    /// Binds the route the server matched, for servers that route after the
+    /// request has started (the first route bound wins). From now on the
+    /// request counts in flight on that route, under its handler if one is
+    /// named already, else under the route's fallback name
+    /// (`GET /style/{id}/make`) until the handler names itself: when both are
+    /// known at once, call [`set_handler`](Self::set_handler) first.
+    pub fn set_route(&mut self, template: impl Into<Cow<'static, str>>) {
+        self.slot.set_route(template);
+        self.resolve(true);
+    }
+
+    /// Binds a route announced in the slot, and counts the request in flight
+    /// on it once the handler is known. With `assume_fallback`, a bound
+    /// route whose handler has not named itself uses the fallback name; a
+    /// handler that names itself later takes the count over.
+    pub(crate) fn resolve(&mut self, assume_fallback: bool) {
+        if self.route.is_none() {
+            let Some(template) = self.slot.route() else {
+                return;
+            };
+            self.route = Some(self.inst.0.routes.route(template, self.method));
+        }
         let Some(route) = &self.route else { return };
-        let wanted = match (self.slot.get(), &self.func) {
+        let wanted = match (self.slot.handler(), &self.func) {
             (Some(name), Some(current)) if &**current.func() == name => return,
             (Some(name), _) => route.func(name),
             (None, None) if assume_fallback => route.fallback(),
@@ -322,24 +431,26 @@ impl RequestGuard {
         self.error = Some(message.into());
     }
 
-    /// Adds CPU time spent on this request.
+    /// Adds CPU time spent on this request; only requests with some CPU time
+    /// added send a `cpu_ns` sample.
     pub fn add_cpu_ns(&mut self, ns: u64) {
-        self.cpu_ns = self.cpu_ns.saturating_add(ns);
+        self.cpu_ns = Some(self.cpu_ns.unwrap_or(0).saturating_add(ns));
     }
 
-    /// Whether CPU time is measured.
+    /// Whether CPU time is to be measured (the instrumentation's setting).
     #[must_use]
     pub fn measures_cpu(&self) -> bool {
         self.inst.0.cpu
     }
 
     /// Wraps the future that produces the response: CPU time per poll,
-    /// handler names, panics.
+    /// routes and handler names announced in the slot, panics.
     pub fn instrument<F>(self, future: F) -> Instrumented<F> {
         Instrumented::new(future, self)
     }
 
     fn finish(&mut self) {
+        self.resolve(false);
         let inst = Arc::clone(&self.inst.0);
         inst.routes.total_inflight().dec();
         let counted = self.func.take();
@@ -347,7 +458,7 @@ impl RequestGuard {
             func.inflight().dec();
         }
         let status = self.status.unwrap_or(CLIENT_CLOSED_REQUEST);
-        let named = self.slot.get();
+        let named = self.slot.handler();
         // Unmatched: no route, or a route that refused the method (405)
         // before any handler ran.
         let unmatched = self.route.is_none() || (named.is_none() && status == 405);
@@ -362,7 +473,7 @@ impl RequestGuard {
             .saturating_duration_since(self.started)
             .as_nanos()
             .min(u128::from(u64::MAX)) as u64;
-        let cpu_ns = inst.cpu.then_some(self.cpu_ns);
+        let cpu_ns = self.cpu_ns.filter(|_| inst.cpu);
         let status_text = inst.routes.record(&func, status, elapsed_ns, cpu_ns);
 
         let span = &self.span;
@@ -401,7 +512,8 @@ impl fmt::Debug for RequestGuard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RequestGuard")
             .field("method", &self.method)
-            .field("handler", &self.slot.get())
+            .field("route", &self.slot.route())
+            .field("handler", &self.slot.handler())
             .field("status", &self.status)
             .finish_non_exhaustive()
     }

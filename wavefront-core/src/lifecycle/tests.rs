@@ -281,10 +281,10 @@ fn unnamed_handlers_use_the_fallback_name_and_count_in_flight_while_pending() {
 fn a_handler_naming_itself_late_takes_over_the_count() {
     let (registry, _, inst) = setup();
     let mut guard = inst.start(&get(Some("/late")));
-    guard.resolve_handler(true); // pending before the name is known
-    let slot = guard.handler_slot();
-    slot.set("late_handler");
-    guard.resolve_handler(true);
+    guard.resolve(true); // pending before the name is known
+    let slot = guard.route_slot();
+    slot.set_handler("late_handler");
+    guard.resolve(true);
     let by_func: Vec<(String, f64)> = registry
         .entries()
         .iter()
@@ -466,4 +466,135 @@ fn a_handler_marking_an_error_gets_one_error_log() {
         "the handler's own error log is kept, not doubled"
     );
     assert_eq!(logged.data.logs[0].fields[1].1, "card declined");
+}
+
+fn gauge_value(entries: &[Arc<Entry>], name: &str, func: &str) -> Option<f64> {
+    entries
+        .iter()
+        .filter(|e| e.name() == name)
+        .find(|e| {
+            e.tags()
+                .iter()
+                .any(|(k, v)| &**k == "axum.func" && &**v == func)
+        })
+        .map(|e| match e.metric() {
+            Metric::Gauge(g) => g.value(),
+            other => panic!("{name}: {other:?}"),
+        })
+}
+
+#[test]
+fn a_route_bound_after_the_start_moves_the_in_flight_count_onto_it() {
+    let (registry, tracer, inst) = setup();
+    let mut guard = inst.start(&get(None));
+    let e = registry.entries();
+    assert_eq!(count(&e, "axum.total_requests.inflight.value"), 1.0);
+    assert!(
+        !names(&e).iter().any(|n| n.starts_with("axum.request.")),
+        "no route yet: {:?}",
+        names(&e)
+    );
+    // The router matched: handler first, then the route, as rocket does.
+    guard.set_handler("make_shirts");
+    guard.set_route("/style/{id}/make");
+    guard.set_route("/somewhere/else"); // the first route bound wins
+    let inflight = "axum.request.style.id.make.GET.inflight.value";
+    assert_eq!(
+        gauge_value(&registry.entries(), inflight, "make_shirts"),
+        Some(1.0)
+    );
+    assert_eq!(
+        gauge_value(&registry.entries(), inflight, "GET /style/{id}/make"),
+        None,
+        "no fallback series when the handler was named first"
+    );
+    guard.set_status(200);
+    drop(guard);
+    let e = registry.entries();
+    assert_eq!(gauge_value(&e, inflight, "make_shirts"), Some(0.0));
+    assert_eq!(count(&e, "axum.total_requests.inflight.value"), 0.0);
+    assert_eq!(
+        count(&e, "axum.response.style.id.make.GET.200.cumulative.count"),
+        1.0
+    );
+    let span = &spans(&tracer)[0];
+    assert_eq!(span.data.operation, "make_shirts");
+}
+
+#[test]
+fn a_route_announced_in_the_slot_while_polled_is_bound() {
+    let (registry, _, inst) = setup();
+    let guard = inst.start(&get(None));
+    let slot = guard.route_slot();
+    let future = guard.instrument(async move {
+        // What a route marker inside the framework's routing does.
+        slot.set_handler("list_orders");
+        slot.set_route("/orders");
+        PendingFor(1).await;
+    });
+    let mut future = pin!(future);
+    let mut cx = Context::from_waker(Waker::noop());
+    assert!(future.as_mut().poll(&mut cx).is_pending());
+    let inflight = "axum.request.orders.GET.inflight.value";
+    assert_eq!(
+        gauge_value(&registry.entries(), inflight, "list_orders"),
+        Some(1.0)
+    );
+    let Poll::Ready(((), mut guard)) = future.as_mut().poll(&mut cx) else {
+        panic!("ready")
+    };
+    guard.set_status(200);
+    drop(guard);
+    let e = registry.entries();
+    assert_eq!(gauge_value(&e, inflight, "list_orders"), Some(0.0));
+    assert_eq!(
+        count(&e, "axum.response.orders.GET.200.cumulative.count"),
+        1.0
+    );
+}
+
+#[test]
+fn a_route_never_bound_is_unmatched() {
+    let (registry, _, inst) = setup();
+    let mut guard = inst.start(&get(None));
+    guard.set_status(404);
+    drop(guard);
+    assert_eq!(
+        count(
+            &registry.entries(),
+            "axum.response.unmatched.GET.404.cumulative.count"
+        ),
+        1.0
+    );
+}
+
+#[test]
+fn cpu_time_is_sent_only_when_measured() {
+    let (registry, _, inst) = setup();
+    // A server that uses the guard alone: no CPU time, no cpu_ns sample,
+    // but the latency and the per-route in-flight gauge are there.
+    let mut guard = inst.start(&get(None));
+    guard.set_route("/plain");
+    assert_eq!(
+        gauge_value(
+            &registry.entries(),
+            "axum.request.plain.GET.inflight.value",
+            "GET /plain"
+        ),
+        Some(1.0)
+    );
+    guard.set_status(200);
+    drop(guard);
+    // Through `Instrumented`: CPU time measured.
+    let guard = inst.start(&get(Some("/measured")));
+    let ((), mut guard) = block_on(guard.instrument(async {})).0;
+    guard.set_status(200);
+    drop(guard);
+    let samples = |name: &str| match find(&registry.entries(), name).map(|e| e.metric()) {
+        Some(Metric::Histogram(h)) => h.take_all().iter().map(|d| d.count()).sum::<u64>(),
+        other => panic!("{name}: {other:?}"),
+    };
+    assert_eq!(samples("axum.response.plain.summary.GET.200.latency"), 1);
+    assert_eq!(samples("axum.response.plain.summary.GET.200.cpu_ns"), 0);
+    assert_eq!(samples("axum.response.measured.summary.GET.200.cpu_ns"), 1);
 }
