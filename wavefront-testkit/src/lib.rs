@@ -4,9 +4,13 @@
 //!   what the Wavefront proxy rejects.
 //! * [`receiver`]: a strict receiver that plays a Wavefront proxy and the
 //!   direct-ingestion service on 127.0.0.1 (real TCP), with switchable faults.
+//! * [`conformance`]: the scenario every adapter runs (axum, warp, rocket, a
+//!   custom server, and third parties'): the same requests must give the same
+//!   series and spans, with only the component prefix differing.
 //!
 //! This crate is for tests and local checks; it is not covered by the SDK's
 //! stability guarantees.
 
+pub mod conformance;
 pub mod parse;
 pub mod receiver;
