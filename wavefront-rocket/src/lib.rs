@@ -50,13 +50,15 @@
 //! in-flight gauge counts it only from then until its body has been sent.
 //! Attach the fairing before other fairings so their time is included.
 //!
-//! The handlers that [`wrap`] wraps tell the fairing which route answered,
-//! measure the handler's CPU time (`cpu_ns`) and keep a panic's message for
-//! the error span log (rocket still answers the panic with its `500`
-//! catcher). Routes mounted without `wrap` are recorded under the last route
-//! rocket tried, so a catcher that answered after all of them forwarded
-//! cannot be told apart from a handler's answer; a panic there is recorded
-//! as the 500 without its message, and no `cpu_ns` is sent.
+//! `cpu_ns` is the CPU time of the fairing's two callbacks and of the
+//! handler; what rocket spends routing between them is not seen. The
+//! handlers that [`wrap`] wraps tell the fairing which route answered,
+//! measure the handler's CPU time and keep a panic's message for the error
+//! span log (rocket still answers the panic with its `500` catcher). Routes
+//! mounted without `wrap` are recorded under the last route rocket tried, so
+//! a catcher that answered after all of them forwarded cannot be told apart
+//! from a handler's answer; a panic there is recorded as the 500 without its
+//! message, and the handler's CPU time is not measured.
 //!
 //! # The current span
 //!

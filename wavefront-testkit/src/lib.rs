@@ -7,10 +7,12 @@
 //! * [`conformance`]: the scenario every adapter runs (axum, warp, rocket, a
 //!   custom server, and third parties'): the same requests must give the same
 //!   series and spans, with only the component prefix differing.
+//! * [`example`]: checks of an example binary run as a user would.
 //!
 //! This crate is for tests and local checks; it is not covered by the SDK's
 //! stability guarantees.
 
 pub mod conformance;
+pub mod example;
 pub mod parse;
 pub mod receiver;
