@@ -221,9 +221,16 @@ fn application_tags() -> ApplicationTags {
         .expect("valid application tags")
 }
 
-/// The incoming span contexts, one per propagation format: headers, and the
-/// trace id and parent span id the server's span must carry.
-pub(crate) const PARENTS: [(&[(&str, &str)], &str, &str); 4] = [
+/// An incoming span context: its headers, and the trace id and parent span
+/// id the server's span must carry.
+pub(crate) type Parent = (
+    &'static [(&'static str, &'static str)],
+    &'static str,
+    &'static str,
+);
+
+/// One incoming context per propagation format.
+pub(crate) const PARENTS: [Parent; 4] = [
     (
         &[
             ("wf-ot-traceid", "11111111-2222-4333-8444-555555555555"),

@@ -99,6 +99,6 @@ pub fn route(
 ///         "ok"
 ///     });
 /// ```
-pub fn span() -> impl Filter<Extract = (SpanHandle,), Error = warp::Rejection> + Clone + Copy {
+pub fn span() -> impl Filter<Extract = (SpanHandle,), Error = warp::Rejection> + Copy {
     warp::ext::get::<SpanHandle>()
 }

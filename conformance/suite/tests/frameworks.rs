@@ -33,8 +33,8 @@ where
     })
 }
 
-fn until(stopped: tokio::sync::oneshot::Receiver<()>) -> impl Future<Output = ()> + Send + 'static {
-    async move { stopped.await.unwrap_or(()) }
+async fn until(stopped: tokio::sync::oneshot::Receiver<()>) {
+    stopped.await.unwrap_or(());
 }
 
 fn axum(reporter: &Reporter) -> RunningServer {
@@ -49,7 +49,10 @@ fn custom_server(reporter: &Reporter) -> RunningServer {
     on_thread(|listener, stopped| example_custom_server::serve(listener, reporter, until(stopped)))
 }
 
-fn conform(component: &str, start: fn(&Reporter) -> RunningServer) -> Outcome {
+/// Starts one framework's Shirts app.
+type Start = fn(&Reporter) -> RunningServer;
+
+fn conform(component: &str, start: Start) -> Outcome {
     Conformance::new(component)
         .run(start)
         .unwrap_or_else(|failures| panic!("{component}: {failures}"))
@@ -73,8 +76,7 @@ fn the_custom_server_conforms() {
 #[test]
 fn every_adapter_reports_the_same_series_and_spans() {
     let reference = conform("axum", axum);
-    let others: [(&str, fn(&Reporter) -> RunningServer); 3] =
-        [("warp", warp), ("rocket", rocket), ("hyper", custom_server)];
+    let others: [(&str, Start); 3] = [("warp", warp), ("rocket", rocket), ("hyper", custom_server)];
     for (component, start) in others {
         let outcome = conform(component, start);
         let (ours, theirs) = (reference.transcript(), outcome.transcript());

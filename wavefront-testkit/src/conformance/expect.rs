@@ -42,8 +42,11 @@ fn level_tags(level: Option<&str>) -> Vec<(&'static str, &'static str)> {
 
 const LEVELS: [&str; 4] = ["shard", "service", "cluster", "application"];
 
-/// Points grouped by (name, tags, source), in arrival order.
-struct Series<'a>(BTreeMap<(String, Vec<(String, String)>, String), Vec<&'a Point>>);
+/// A series' identity: name, sorted tags, source.
+type SeriesKey = (String, Vec<(String, String)>, String);
+
+/// Points grouped by series, in arrival order.
+struct Series<'a>(BTreeMap<SeriesKey, Vec<&'a Point>>);
 
 impl<'a> Series<'a> {
     fn of(points: &'a [Point]) -> Self {
