@@ -1,2 +1,2 @@
-//! The conformance kit ([`wavefront_testkit::conformance`]) run against
-//! every server of this workspace: see `tests/frameworks.rs`.
+//! The conformance kit (`wavefront_testkit::conformance`) run against every
+//! server of this workspace: see `tests/frameworks.rs`.

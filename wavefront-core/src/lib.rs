@@ -1,7 +1,7 @@
 //! The framework-neutral core of the Wavefront observability SDK for Rust web
 //! services.
 //!
-//! Adapters (`wavefront-axum`, and the warp and rocket ones to come) and
+//! Adapters (`wavefront-axum`, `wavefront-warp`, `wavefront-rocket`) and
 //! anyone instrumenting another server depend on this crate. It never depends
 //! on a web framework, and nothing it does on a request's path blocks, locks
 //! or performs I/O: recording is a few atomic operations, and formatting and
@@ -21,7 +21,8 @@
 //!
 //! # Getting started
 //!
-//! Applications use an adapter (`wavefront-axum`) with a [`reporter::Reporter`]:
+//! Applications use an adapter (`wavefront-axum`, `wavefront-warp`,
+//! `wavefront-rocket`) with a [`reporter::Reporter`]:
 //!
 //! ```
 //! use std::time::Duration;
@@ -37,17 +38,20 @@
 //!
 //! # Instrumenting another server
 //!
-//! Implement [`lifecycle::RequestInfo`] for the server's request, call
-//! [`lifecycle::Instrumentation::start`] when one arrives, set the status on
-//! the returned guard and drop it when the response is done; the
-//! [`lifecycle`] module documents the contract with an example.
+//! Build an [`lifecycle::Instrumentation`] with
+//! [`reporter::Reporter::instrumentation`], implement
+//! [`lifecycle::RequestInfo`] for the server's request, call
+//! [`lifecycle::Instrumentation::start`] when one arrives, bind the route
+//! and handler once the server knows them, set the status on the returned
+//! guard and drop it when the response is done; the [`lifecycle`] module
+//! documents the contract with an example.
 //!
 //! # Feature flags
 //!
 //! | feature | default | what |
 //! |---|---|---|
 //! | `direct` | yes | [`sender::DirectSender`] (reqwest with rustls, gzip) |
-//! | `http` | no | `Headers`/`HeadersMut` for `http::HeaderMap` and [`lifecycle::InstrumentedBody`] for `http_body::Body`, used by the axum adapter |
+//! | `http` | no | `Headers`/`HeadersMut` for `http::HeaderMap`, `lifecycle::InstrumentedBody` for `http_body::Body`, and the tower `lifecycle::HttpLayer` shared by the axum and warp adapters |
 //!
 //! The encoders on their own:
 //!

@@ -155,6 +155,34 @@ struct Endpoint {
     backoff: Backoff,
 }
 
+/// Where a write that stopped after some bytes left a batch of lines. It
+/// counts bytes, never slices text: the socket may stop in the middle of a
+/// multi-byte character (a delta counter's `∆`, a non-ASCII tag).
+#[derive(Debug, PartialEq, Eq)]
+struct Cut {
+    /// Lines written whole.
+    whole_lines: usize,
+    /// Where the line the write stopped in starts.
+    line_start: usize,
+    /// Where it ends (after its newline, or the end of the batch).
+    line_end: usize,
+}
+
+impl Cut {
+    fn at(bytes: &[u8], written: usize) -> Cut {
+        let written = written.min(bytes.len());
+        let (done, rest) = bytes.split_at(written);
+        Cut {
+            whole_lines: done.iter().filter(|&&b| b == b'\n').count(),
+            line_start: done.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1),
+            line_end: rest
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(bytes.len(), |i| written + i + 1),
+        }
+    }
+}
+
 impl Endpoint {
     fn connect(&mut self) -> io::Result<()> {
         if self.stream.as_ref().is_some_and(peer_closed) {
@@ -228,22 +256,18 @@ impl Endpoint {
 
     /// Lines delivered when a write stopped after `written` bytes.
     fn failed_at(&mut self, text: &str, written: usize, error: &io::Error) -> usize {
-        let whole = text[..written].matches('\n').count();
-        let line_start = text[..written].rfind('\n').map_or(0, |i| i + 1);
+        let cut = Cut::at(text.as_bytes(), written);
         let timed_out = matches!(
             error.kind(),
             io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
         );
-        if timed_out && written > line_start {
+        if timed_out && written > cut.line_start {
             // Finish this line later on the same connection; it counts as sent.
-            let line_end = text[written..]
-                .find('\n')
-                .map_or(text.len(), |i| written + i + 1);
-            self.unfinished = text.as_bytes()[written..line_end].to_vec();
-            return whole + 1;
+            self.unfinished = text.as_bytes()[written..cut.line_end].to_vec();
+            return cut.whole_lines + 1;
         }
         self.fail(error);
-        whole
+        cut.whole_lines
     }
 
     fn fail(&mut self, error: &io::Error) {
@@ -293,5 +317,30 @@ impl Transport for TcpTransport {
 
     fn recovered(&mut self, _kind: DataKind) {
         self.endpoint.backoff.reset();
+    }
+}
+
+#[cfg(test)]
+mod cut_tests {
+    use super::Cut;
+
+    #[test]
+    fn a_write_stopped_at_any_byte_of_multi_byte_lines_is_counted_by_bytes() {
+        let text = "\u{2206}a.b 1 source=\"h\u{e9}\"\n\u{2206}c 2 t=\"\u{65e5}\u{672c}\"\n";
+        let bytes = text.as_bytes();
+        let first_end = text.find('\n').unwrap() + 1;
+        // A write stops short of the batch's end (else it succeeded).
+        for written in 0..bytes.len() {
+            let cut = Cut::at(bytes, written);
+            let in_second = written >= first_end;
+            assert_eq!(cut.whole_lines, usize::from(in_second));
+            assert_eq!(cut.line_start, if in_second { first_end } else { 0 });
+            let want_end = if written < first_end {
+                first_end
+            } else {
+                bytes.len()
+            };
+            assert_eq!(cut.line_end, want_end, "at {written}");
+        }
     }
 }
