@@ -11,6 +11,7 @@ use rocket::data::Data;
 use rocket::route::{Handler, Outcome};
 use rocket::{Request, Route};
 use wavefront_core::cpu::thread_time_ns;
+use wavefront_core::lifecycle::panic_message;
 
 use crate::state::{route_id, Answered, RequestState};
 
@@ -71,18 +72,6 @@ impl Handler for Wrapped {
             }
         }
         outcome
-    }
-}
-
-/// The text of a panic payload, as `panic: <message>`.
-fn panic_message(payload: &(dyn Any + Send)) -> String {
-    match (
-        payload.downcast_ref::<&str>(),
-        payload.downcast_ref::<String>(),
-    ) {
-        (Some(s), _) => format!("panic: {s}"),
-        (_, Some(s)) => format!("panic: {s}"),
-        _ => "panic".to_owned(),
     }
 }
 

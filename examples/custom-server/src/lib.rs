@@ -25,7 +25,7 @@ use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response, StatusCode};
 use wavefront_core::cpu::thread_time_ns;
-use wavefront_core::lifecycle::{Instrumentation, InstrumentedBody, RequestInfo};
+use wavefront_core::lifecycle::{panic_message, Instrumentation, InstrumentedBody, RequestInfo};
 use wavefront_core::reporter::Reporter;
 use wavefront_core::trace::Headers;
 
@@ -128,12 +128,7 @@ fn handle(
             guard.set_route(route.template);
             catch_unwind(AssertUnwindSafe(route.run)).unwrap_or_else(|panic| {
                 // 3a. A panic: a 500 for the client, its message on the span.
-                let message = panic
-                    .downcast_ref::<String>()
-                    .map(String::as_str)
-                    .or_else(|| panic.downcast_ref::<&str>().copied())
-                    .unwrap_or("unknown");
-                guard.set_error(format!("panic: {message}"));
+                guard.set_error(panic_message(&*panic));
                 status(StatusCode::INTERNAL_SERVER_ERROR)
             })
         }

@@ -63,7 +63,7 @@ use std::time::Instant;
 
 #[cfg(feature = "http")]
 pub use body::InstrumentedBody;
-pub use future::Instrumented;
+pub use future::{panic_message, Instrumented};
 #[cfg(feature = "http")]
 pub use service::{HttpLayer, HttpService, MatchedRoute, ResponseFuture, RouteExtractor};
 
