@@ -8,9 +8,24 @@
 //! | `WAVEFRONT_CLUSTER`, `WAVEFRONT_SHARD` | optional application tags | `none` |
 //! | `WAVEFRONT_SOURCE` | the source of every point | the host name |
 //! | `WAVEFRONT_CUSTOM_TAGS` | `k=v,k=v` | none |
-//! | `WAVEFRONT_REPORT_INTERVAL_SECS` | seconds between reports (≥ 1) | 60 |
+//! | `WAVEFRONT_REPORT_INTERVAL_SECS` | seconds between reports, 1 to 86,400 (one day, [`MAX_REPORT_INTERVAL`]) | 60 |
 //! | `WAVEFRONT_TRACES_PORT` | the proxy's tracing port | 30000 |
 //! | `WAVEFRONT_HISTOGRAMS_PORT` | a separate proxy histogram port | the metrics port |
+//!
+//! Rules:
+//!
+//! * The API token travels only over TLS: `https://TOKEN@host`. A token in
+//!   a `proxy://` or `http://` URL is refused
+//!   ([`ConfigError::TokenInClearText`]), as is user-info with a `:` (only
+//!   the token goes before the `@`). `DirectSender::builder` follows the same
+//!   rule, except that plain `http` to this machine (`127.0.0.0/8`, `::1`,
+//!   `localhost`) is allowed for local test servers.
+//! * `WAVEFRONT_REPORT_INTERVAL_SECS` is a whole number of seconds from 1 to
+//!   86,400 ([`MAX_REPORT_INTERVAL`], one day); anything else (`0`, `-1`,
+//!   `1e30`, `18446744073709551615`) is a [`ConfigError::InvalidVar`].
+//! * Every [`ConfigError`] is one sentence naming the variable and what to
+//!   do, in `Display` and `Debug` alike, and never contains the token, even
+//!   from a malformed URL such as `TOKEN@host` or `https:/TOKEN@host`.
 //!
 //! ```
 //! use wavefront_core::config::{Config, Destination};
@@ -33,6 +48,9 @@ use crate::tags::{ApplicationTags, ApplicationTagsError};
 
 /// Default time between reports.
 pub const DEFAULT_REPORT_INTERVAL: Duration = Duration::from_secs(60);
+/// Longest time between reports: one day. `WAVEFRONT_REPORT_INTERVAL_SECS`
+/// above it is an error; [`Config::report_interval`] caps at it.
+pub const MAX_REPORT_INTERVAL: Duration = Duration::from_secs(86_400);
 
 /// Where the data goes.
 #[derive(Clone, PartialEq, Eq)]
@@ -85,51 +103,189 @@ impl fmt::Debug for Destination {
     }
 }
 
-/// A configuration problem; it names the setting and what is wrong, and
-/// never contains a token.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Which setting gave a URL, so that an error about it can name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum UrlSetting {
+    /// The `WAVEFRONT_URL` environment variable (read by
+    /// [`Config::from_env`] and [`Config::from_vars`]).
+    WavefrontUrl,
+    /// The URL and token given to `DirectSender::builder`.
+    DirectSender,
+}
+
+impl fmt::Display for UrlSetting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            UrlSetting::WavefrontUrl => "WAVEFRONT_URL",
+            UrlSetting::DirectSender => "the DirectSender URL",
+        })
+    }
+}
+
+/// A configuration problem.
+///
+/// Its `Display` is one plain sentence that names the setting (such as
+/// `WAVEFRONT_URL`) and says what to do; `Debug` prints the same sentence, so
+/// that `fn main() -> Result<(), Box<dyn Error>>` shows it as it is. Neither
+/// ever contains an API token, even one inside a malformed URL.
+///
+/// ```
+/// use wavefront_core::config::{Config, ConfigError};
+///
+/// let err = Config::from_vars(|name| (name == "WAVEFRONT_URL").then(|| "http://s3cr3t@example.com".to_owned()))
+///     .unwrap_err();
+/// assert!(matches!(err, ConfigError::TokenInClearText { .. }));
+/// assert_eq!(
+///     err.to_string(),
+///     "WAVEFRONT_URL would send the API token in clear text to example.com: \
+///      use https://TOKEN@example.com for direct ingestion, or a proxy://host:port URL without a token"
+/// );
+/// assert_eq!(format!("{err:?}"), err.to_string());
+/// ```
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ConfigError {
     /// An environment variable has a value that cannot be used.
     InvalidVar {
         /// The variable.
         name: &'static str,
-        /// Its value (a token in it is redacted).
+        /// Its value.
         value: String,
-        /// What is wrong with it.
+        /// What to do about it, e.g. `set it to a port number from 1 to 65535`.
         reason: String,
     },
     /// The URL cannot be used.
     InvalidUrl {
-        /// The URL (a token in it is redacted).
+        /// Where the URL was given.
+        setting: UrlSetting,
+        /// The URL, with anything that may be a token replaced by
+        /// `<redacted>`.
         url: String,
         /// What is wrong with it.
         reason: String,
     },
-    /// A token was given for a plain-text (`http://`, `proxy://`) URL to a
-    /// host other than this machine.
+    /// A token would go over plain text (`http://`, `proxy://`) to a host
+    /// other than this machine.
     TokenInClearText {
-        /// The URL (token redacted).
-        url: String,
+        /// Where the URL was given.
+        setting: UrlSetting,
+        /// The host the token would go to.
+        host: String,
     },
     /// Direct ingestion needs an API token (`https://TOKEN@host`).
-    MissingToken,
+    MissingToken {
+        /// Where the URL was given.
+        setting: UrlSetting,
+    },
     /// The application tags are not valid.
     Tags(ApplicationTagsError),
+}
+
+/// `host` as it goes in a URL (`[v6]`).
+fn url_host(host: &str) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]")
+    } else {
+        host.to_owned()
+    }
 }
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ConfigError::InvalidVar { name, value, reason } => write!(f, "{name}={value:?}: {reason}"),
-            ConfigError::InvalidUrl { url, reason } => write!(f, "Wavefront URL {url:?}: {reason}"),
-            ConfigError::TokenInClearText { url } => write!(
+            ConfigError::InvalidVar {
+                name,
+                value,
+                reason,
+            } => write!(f, "{name}={:?} cannot be used: {reason}", shorten(value)),
+            ConfigError::InvalidUrl {
+                setting: UrlSetting::WavefrontUrl,
+                url,
+                reason,
+            } => write!(
                 f,
-                "Wavefront URL {url:?} would send a token in clear text; use https://TOKEN@host for direct ingestion"
+                "WAVEFRONT_URL={url:?} cannot be used ({reason}): set it to proxy://host:port for a \
+                 Wavefront proxy, or https://TOKEN@host for direct ingestion"
             ),
-            ConfigError::MissingToken => f.write_str("direct ingestion needs an API token: https://TOKEN@host"),
-            ConfigError::Tags(e) => write!(f, "application tags: {e}"),
+            ConfigError::InvalidUrl {
+                setting: UrlSetting::DirectSender,
+                url,
+                reason,
+            } => write!(
+                f,
+                "the DirectSender URL {url:?} cannot be used ({reason}): give DirectSender::builder \
+                 the instance as https://host and the API token as its second argument"
+            ),
+            ConfigError::TokenInClearText {
+                setting: UrlSetting::WavefrontUrl,
+                host,
+            } => write!(
+                f,
+                "WAVEFRONT_URL would send the API token in clear text to {host}: use https://TOKEN@{} \
+                 for direct ingestion, or a proxy://host:port URL without a token",
+                url_host(host)
+            ),
+            ConfigError::TokenInClearText {
+                setting: UrlSetting::DirectSender,
+                host,
+            } => write!(
+                f,
+                "the DirectSender URL would send the API token in clear text to {host}: use https://{} \
+                 (plain http is allowed only to this machine: 127.0.0.0/8, ::1 or localhost)",
+                url_host(host)
+            ),
+            ConfigError::MissingToken {
+                setting: UrlSetting::WavefrontUrl,
+            } => f.write_str(
+                "WAVEFRONT_URL has no API token: set it to https://TOKEN@host for direct ingestion, \
+                 or to proxy://host:port for a Wavefront proxy",
+            ),
+            ConfigError::MissingToken {
+                setting: UrlSetting::DirectSender,
+            } => f.write_str(
+                "the DirectSender API token is empty: give the token as the second argument of \
+                 DirectSender::builder",
+            ),
+            ConfigError::Tags(e) => match e {
+                ApplicationTagsError::BlankApplication => f.write_str(
+                    "the application name is blank: set WAVEFRONT_APPLICATION, or give the \
+                     application tags a name",
+                ),
+                ApplicationTagsError::BlankService => f.write_str(
+                    "the service name is blank: set WAVEFRONT_SERVICE, or give the application tags \
+                     a service",
+                ),
+                ApplicationTagsError::BlankCustomTag { key } => write!(
+                    f,
+                    "custom tag {key:?} has a blank key or value: fix WAVEFRONT_CUSTOM_TAGS \
+                     (key=value,key=value) or the application's custom tags"
+                ),
+                ApplicationTagsError::ReservedCustomTag { key } => write!(
+                    f,
+                    "custom tag {key:?} would replace an application tag: remove it from \
+                     WAVEFRONT_CUSTOM_TAGS and set WAVEFRONT_APPLICATION, WAVEFRONT_SERVICE, \
+                     WAVEFRONT_CLUSTER or WAVEFRONT_SHARD instead"
+                ),
+            },
         }
+    }
+}
+
+/// The same sentence as `Display`: `main` returning an error prints it with
+/// `Debug`.
+impl fmt::Debug for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// At most 100 characters of a value, for messages.
+fn shorten(value: &str) -> std::borrow::Cow<'_, str> {
+    const MAX: usize = 100;
+    match value.char_indices().nth(MAX) {
+        Some((end, _)) => format!("{}…", &value[..end]).into(),
+        None => value.into(),
     }
 }
 
@@ -176,28 +332,46 @@ impl Default for Config {
     }
 }
 
-/// The URL with any user-info replaced, for messages.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            format!("{}<redacted>{}", &url[..scheme_end + 3], &url[at..])
+/// The URL for messages, with everything that may be a token replaced by
+/// `<redacted>`: after `proxy://`, `http://` or `https://`, all before the
+/// last `@`. A value without such a scheme is malformed (`TOKEN@host`,
+/// `https:/TOKEN@host`, or the token alone, put in the wrong variable):
+/// only what follows its last `@`, if any, is shown.
+pub(crate) fn redact(url: &str) -> String {
+    let after_scheme = ["https://", "http://", "proxy://"]
+        .iter()
+        .find_map(|scheme| {
+            url.get(..scheme.len())
+                .filter(|s| s.eq_ignore_ascii_case(scheme))
+                .map(|_| scheme.len())
+        });
+    match (after_scheme, url.rfind('@')) {
+        (Some(start), Some(at)) if at >= start => {
+            format!("{}<redacted>{}", &url[..start], &url[at..])
         }
-        _ => url.to_owned(),
+        (Some(_), _) => url.to_owned(),
+        (None, Some(at)) => format!("<redacted>{}", &url[at..]),
+        (None, None) => "<redacted>".to_owned(),
     }
 }
 
 /// Parses `WAVEFRONT_URL`.
 fn parse_url(raw: &str) -> Result<Destination, ConfigError> {
+    let setting = UrlSetting::WavefrontUrl;
     let bad = |reason: &str| ConfigError::InvalidUrl {
+        setting,
         url: redact(raw),
         reason: reason.to_owned(),
     };
-    let Some((scheme, rest)) = raw.trim().split_once("://") else {
-        return Err(bad(
-            "expected proxy://host:port, http://host:port or https://TOKEN@host",
-        ));
+    // The scheme is never echoed: in a malformed URL it may be the token.
+    let Some((scheme, rest)) = raw
+        .split_once("://")
+        .map(|(scheme, rest)| (scheme.to_ascii_lowercase(), rest))
+        .filter(|(scheme, _)| ["proxy", "http", "https"].contains(&scheme.as_str()))
+    else {
+        return Err(bad("the scheme is not proxy://, http:// or https://"));
     };
-    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let (authority, path) = rest.split_at(rest.find(['/', '?', '#']).unwrap_or(rest.len()));
     let (token, host_port) = match authority.rsplit_once('@') {
         Some((user, host)) => (Some(user), host),
         None => (None, authority),
@@ -205,12 +379,30 @@ fn parse_url(raw: &str) -> Result<Destination, ConfigError> {
     let (host, port) = split_host_port(host_port)
         .ok_or_else(|| bad("the port is not a number from 1 to 65535"))?;
     if host.is_empty() {
-        return Err(bad("no host"));
+        return Err(bad("there is no host"));
     }
-    match scheme {
-        "proxy" | "http" => {
+    match scheme.as_str() {
+        "https" => match token {
+            Some(token) if token.contains([':', '@']) => Err(bad(
+                "only the API token goes before the @, without a user name or password",
+            )),
+            Some(token) if !token.trim().is_empty() => {
+                let url = format!("https://{host_port}{path}");
+                #[cfg(feature = "direct")]
+                parse_direct_url(&url, setting)?;
+                Ok(Destination::Direct {
+                    url,
+                    token: token.to_owned(),
+                })
+            }
+            _ => Err(ConfigError::MissingToken { setting }),
+        },
+        _ => {
             if token.is_some() {
-                return Err(ConfigError::TokenInClearText { url: redact(raw) });
+                return Err(ConfigError::TokenInClearText {
+                    setting,
+                    host: host.to_owned(),
+                });
             }
             Ok(Destination::Proxy {
                 host: host.to_owned(),
@@ -219,15 +411,50 @@ fn parse_url(raw: &str) -> Result<Destination, ConfigError> {
                 histograms_port: None,
             })
         }
-        "https" => match token {
-            Some(token) if !token.trim().is_empty() => Ok(Destination::Direct {
-                url: format!("https://{host_port}{path}"),
-                token: token.to_owned(),
-            }),
-            _ => Err(ConfigError::MissingToken),
-        },
-        other => Err(bad(&format!("unknown scheme {other:?}"))),
     }
+}
+
+/// Checks a direct-ingestion URL (without token): `https`, or plain `http`
+/// to this machine only (`127.0.0.0/8`, `::1`, `localhost`), a host, no
+/// user-info. The one rule for `WAVEFRONT_URL` and `DirectSender::builder`.
+#[cfg(feature = "direct")]
+pub(crate) fn parse_direct_url(
+    url: &str,
+    setting: UrlSetting,
+) -> Result<reqwest::Url, ConfigError> {
+    let bad = |reason: String| ConfigError::InvalidUrl {
+        setting,
+        url: redact(url),
+        reason,
+    };
+    // `url`'s parse errors are fixed words; they never quote the input.
+    let parsed = reqwest::Url::parse(url).map_err(|e| bad(e.to_string()))?;
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(bad(
+            "the token belongs in the builder's second argument, not in the URL".into(),
+        ));
+    }
+    let Some(host) = parsed.host_str().filter(|h| !h.is_empty()) else {
+        return Err(bad("there is no host".into()));
+    };
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    match parsed.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        "http" => {
+            return Err(ConfigError::TokenInClearText {
+                setting,
+                host: host.to_owned(),
+            })
+        }
+        _ => return Err(bad("the scheme is not https://".into())),
+    }
+    Ok(parsed)
 }
 
 /// `host[:port]`, with `[v6]` hosts; `None` for a bad port.
@@ -272,7 +499,7 @@ fn port_var(name: &'static str, value: &str) -> Result<u16, ConfigError> {
         .ok_or_else(|| ConfigError::InvalidVar {
             name,
             value: value.to_owned(),
-            reason: "not a port number from 1 to 65535".into(),
+            reason: "set it to a port number from 1 to 65535".into(),
         })
 }
 
@@ -328,7 +555,10 @@ impl Config {
                     return Err(ConfigError::InvalidVar {
                         name: "WAVEFRONT_CUSTOM_TAGS",
                         value: tags.clone(),
-                        reason: format!("{pair:?} is not key=value"),
+                        reason: format!(
+                            "{pair:?} is not key=value; set it to key=value pairs separated by commas, \
+                             e.g. env=prod,team=shop"
+                        ),
                     });
                 };
                 config
@@ -337,13 +567,18 @@ impl Config {
             }
         }
         if let Some(v) = get("WAVEFRONT_REPORT_INTERVAL_SECS") {
-            let secs = v.parse::<u64>().ok().filter(|&s| s >= 1).ok_or_else(|| {
-                ConfigError::InvalidVar {
+            let max = MAX_REPORT_INTERVAL.as_secs();
+            let secs = v
+                .parse::<u64>()
+                .ok()
+                .filter(|s| (1..=max).contains(s))
+                .ok_or_else(|| ConfigError::InvalidVar {
                     name: "WAVEFRONT_REPORT_INTERVAL_SECS",
                     value: v.clone(),
-                    reason: "not a whole number of seconds, at least 1".into(),
-                }
-            })?;
+                    reason: format!(
+                        "set it to a whole number of seconds from 1 to {max} (one day)"
+                    ),
+                })?;
             config.report_interval = Duration::from_secs(secs);
         }
         Ok(config)
@@ -363,10 +598,19 @@ impl Config {
         self
     }
 
-    /// Time between reports (at least 1 s).
+    /// Time between reports, from 1 s to [`MAX_REPORT_INTERVAL`] (one day):
+    /// shorter or longer values are raised or capped to fit.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use wavefront_core::config::{Config, MAX_REPORT_INTERVAL};
+    ///
+    /// assert_eq!(Config::new().report_interval(Duration::MAX).interval(), MAX_REPORT_INTERVAL);
+    /// assert_eq!(Config::new().report_interval(Duration::ZERO).interval(), Duration::from_secs(1));
+    /// ```
     #[must_use]
     pub fn report_interval(mut self, interval: Duration) -> Self {
-        self.report_interval = interval.max(Duration::from_secs(1));
+        self.report_interval = interval.clamp(Duration::from_secs(1), MAX_REPORT_INTERVAL);
         self
     }
 
@@ -441,6 +685,7 @@ impl Config {
             #[cfg(not(feature = "direct"))]
             Destination::Direct { .. } => {
                 return Err(ConfigError::InvalidUrl {
+                    setting: UrlSetting::WavefrontUrl,
                     url: "https://<redacted>@…".into(),
                     reason: "direct ingestion needs the `direct` feature of wavefront-core".into(),
                 })

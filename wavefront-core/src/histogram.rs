@@ -64,7 +64,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crossbeam_epoch::{self as epoch, Atomic, Guard, Owned, Shared};
-use crossbeam_queue::ArrayQueue;
+use crossbeam_queue::SegQueue;
 
 use crate::clock::Clock;
 use crate::metric::{is_owned, stripe_count, stripe_index, stripes, Padded};
@@ -204,7 +204,11 @@ struct Core {
     /// Held while taking minutes: one reporter at a time.
     taking: Mutex<Limbo>,
     /// Bins of ended minutes that no recorder can reach any more.
-    retired: ArrayQueue<Box<Bin>>,
+    /// Bounded by `retired_len` (at most [`MAX_UNREPORTED_MINUTES`] per
+    /// stripe); a queue that allocates only while minutes wait, so an idle
+    /// series costs no memory for it.
+    retired: SegQueue<Box<Bin>>,
+    retired_len: AtomicUsize,
     /// Bins unlinked but not yet handed over (waiting for the epoch).
     in_flight: AtomicUsize,
     dropped_samples: AtomicU64,
@@ -286,7 +290,8 @@ impl HistogramBuilder {
             current: stripes(),
             fenced: self.fenced && crate::membarrier::available(),
             taking: Mutex::new(Limbo::default()),
-            retired: ArrayQueue::new(MAX_UNREPORTED_MINUTES * (stripe_count() + 1)),
+            retired: SegQueue::new(),
+            retired_len: AtomicUsize::new(0),
             in_flight: AtomicUsize::new(0),
             dropped_samples: AtomicU64::new(0),
             clock: self.clock,
@@ -404,9 +409,16 @@ impl WavefrontHistogram {
 
     /// Gives a bin no recorder can reach to the reporter.
     fn hand_over(&self, bin: Box<Bin>) {
-        if let Some(mut oldest) = self.0.retired.force_push(bin) {
-            let samples = oldest.buckets().iter().map(|&(_, n)| n).sum();
-            self.0.dropped_samples.fetch_add(samples, Ordering::Relaxed);
+        let core = &*self.0;
+        core.retired.push(bin);
+        let cap = MAX_UNREPORTED_MINUTES * (stripe_count() + 1);
+        if core.retired_len.fetch_add(1, Ordering::AcqRel) >= cap {
+            // The reporter is not keeping up: the oldest minute goes.
+            if let Some(mut oldest) = core.retired.pop() {
+                core.retired_len.fetch_sub(1, Ordering::AcqRel);
+                let samples = oldest.buckets().iter().map(|&(_, n)| n).sum();
+                core.dropped_samples.fetch_add(samples, Ordering::Relaxed);
+            }
         }
     }
 
@@ -495,6 +507,7 @@ impl WavefrontHistogram {
         self.await_hand_offs();
         let mut minutes: BTreeMap<u64, Vec<(u64, u64)>> = BTreeMap::new();
         while let Some(mut bin) = core.retired.pop() {
+            core.retired_len.fetch_sub(1, Ordering::AcqRel);
             minutes
                 .entry(bin.minute_ms)
                 .or_default()
@@ -535,8 +548,19 @@ impl WavefrontHistogram {
             // Every thread runs a full fence: an owner that had not marked
             // itself busy yet will load the unlinked (null) pointer; one that
             // had is seen busy below.
-            let fenced = crate::membarrier::fence_all_threads();
-            debug_assert!(fenced, "membarrier worked at start and keeps working");
+            if !crate::membarrier::fence_all_threads() {
+                // Registered at start, membarrier does not fail; if it ever
+                // does, give every core's store buffer (drained within
+                // microseconds) ample time before reading the owners'
+                // sequence numbers below.
+                static WARNED: std::sync::Once = std::sync::Once::new();
+                WARNED.call_once(|| {
+                    log::warn!(
+                        "Wavefront histograms: membarrier failed; waiting 10 ms per report instead"
+                    );
+                });
+                std::thread::sleep(Duration::from_millis(10));
+            }
             waiting.extend(fresh.into_iter().map(|(i, bin)| (i, None, bin)));
         }
         let deadline = std::time::Instant::now() + Duration::from_millis(50);

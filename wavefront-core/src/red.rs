@@ -47,9 +47,12 @@ use crate::registry::Registry;
 use crate::tags::ApplicationTags;
 use crate::trace::FinishedSpan;
 
-/// Most distinct RED tag sets; further ones are not recorded (counted in
-/// [`RedMetrics::refused`]).
-pub const MAX_RED_SERIES: usize = 10_000;
+/// Most distinct RED tag sets (operation, status, component, … : each makes
+/// up to five series); further ones are not recorded (counted in
+/// [`RedMetrics::refused`]). With the registry's default cap of 50,000
+/// series, RED metrics can take at most a tenth of it, so they can never
+/// crowd out the request series.
+pub const MAX_RED_SERIES: usize = 1_000;
 
 /// What identifies a span's RED series, borrowed from the span.
 struct Key<'a> {

@@ -48,8 +48,9 @@
 //! ```
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -73,6 +74,9 @@ pub const WAVEFRONT_GENERATED: &str = "wavefront-generated";
 pub const SPAN_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 /// How long dropping a reporter may spend on its last report.
 const DROP_TIMEOUT: Duration = Duration::from_secs(2);
+/// The longest wait between reports, whatever interval was asked for (an
+/// `Instant` cannot be pushed out without bound).
+const MAX_WAIT: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// The version as the diagnostics' `version` gauge encodes it:
 /// `major.MMPP` (0.1.0 is 0.0100).
@@ -196,6 +200,7 @@ impl ReporterBuilder {
             source: self.source,
             components: Mutex::new(components),
             cycle: Mutex::new(Cycle::default()),
+            panics: AtomicU64::new(0),
         });
         let worker = Arc::clone(&state);
         let interval = self.interval;
@@ -344,7 +349,15 @@ impl Reporter {
             let thread = self.thread.lock().ok().and_then(|mut t| t.take());
             match thread {
                 Some(thread) => {
-                    let _ = thread.join();
+                    // Its last report is bounded by `timeout` (formatting,
+                    // then a flush with that timeout); joined only once done,
+                    // so nothing here can outlast the deadline.
+                    while !thread.is_finished() && Instant::now() < deadline {
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                    if thread.is_finished() {
+                        let _ = thread.join();
+                    }
                 }
                 // No thread was started: do its last report here.
                 None => self.state.finish(timeout),
@@ -378,6 +391,8 @@ struct State {
     source: String,
     components: Mutex<Vec<String>>,
     cycle: Mutex<Cycle>,
+    /// Panics caught on the reporting thread.
+    panics: AtomicU64,
 }
 
 /// Reporter-side memory between reports.
@@ -411,28 +426,46 @@ impl State {
     }
 
     fn run(&self, interval: Duration, stop: &mpsc::Receiver<Duration>) {
-        let mut next_report = Instant::now() + interval;
-        self.report(false);
+        let later = |from: Instant| from.checked_add(interval).unwrap_or(from + MAX_WAIT);
+        let mut next_report = later(Instant::now());
+        self.guarded(|| self.report(false));
         loop {
             let now = Instant::now();
             let wait = next_report
                 .saturating_duration_since(now)
                 .min(SPAN_FLUSH_INTERVAL);
             match stop.recv_timeout(wait) {
-                Ok(timeout) => return self.finish(timeout),
-                Err(RecvTimeoutError::Disconnected) => return self.finish(DROP_TIMEOUT),
+                Ok(timeout) => return self.guarded(|| self.finish(timeout)),
+                Err(RecvTimeoutError::Disconnected) => {
+                    return self.guarded(|| self.finish(DROP_TIMEOUT))
+                }
                 Err(RecvTimeoutError::Timeout) => {
                     let now = Instant::now();
                     if now >= next_report {
-                        self.report(false);
-                        next_report += interval;
+                        self.guarded(|| self.report(false));
+                        next_report = later(next_report);
                         if next_report < now {
-                            next_report = now + interval; // fell behind: skip, do not burst
+                            next_report = later(now); // fell behind: skip, do not burst
                         }
                     } else {
-                        self.send_spans();
+                        self.guarded(|| self.send_spans());
                     }
                 }
+            }
+        }
+    }
+
+    /// Runs one piece of reporting work; a panic in it (a bug, or a user's
+    /// code called from a report) is caught, counted in
+    /// `~sdk.rust.core.reporter.panics.count`, logged once, and the
+    /// reporter goes on.
+    fn guarded(&self, work: impl FnOnce()) {
+        if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)) {
+            if self.panics.fetch_add(1, Ordering::Relaxed) == 0 {
+                log::warn!(
+                    "Wavefront reporter: a report panicked ({}); reporting goes on",
+                    crate::lifecycle::panic_message(&*panic)
+                );
             }
         }
     }
@@ -480,9 +513,9 @@ impl State {
 
     fn report(&self, everything: bool) {
         self.send_spans();
-        let Ok(mut cycle) = self.cycle.lock() else {
-            return;
-        };
+        // A panic during an earlier report poisoned the lock: its memory of
+        // templates and reported totals is still right, so go on with it.
+        let mut cycle = self.cycle.lock().unwrap_or_else(PoisonError::into_inner);
         let now_s = self.registry.clock().now_ms() / 1000;
         let mut points = LineBatch::new();
         let mut histograms = LineBatch::new();
@@ -623,6 +656,11 @@ impl State {
                 delta(format!("{base}.report.{status}.count"), n);
             }
         }
+        delta(format!("{prefix}.panics.count"), stats.panics());
+        delta(
+            "~sdk.rust.core.reporter.panics.count".into(),
+            self.panics.load(Ordering::Relaxed),
+        );
         let spans = &self.tracer;
         delta(
             "~sdk.rust.opentracing.reporter.spans.received.count".into(),

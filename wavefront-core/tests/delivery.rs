@@ -6,6 +6,8 @@
 //! Every wait is bounded (at most [`WAIT`]); every test checks exact line
 //! contents and exact counters, so a lost, duplicated or broken line fails it.
 
+#![cfg(feature = "direct")]
+
 use std::collections::HashSet;
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
@@ -463,19 +465,20 @@ fn stalled_proxy_never_blocks_the_caller() {
     let started = Instant::now();
     let report = sender.shutdown(timeout);
     let took = started.elapsed();
-    // The timeout, plus the write in progress when it ran out (one call may
-    // make a little progress and then block again: twice the write
-    // timeout), plus scheduling slack; not one more write per kind.
+    // The timeout and a little slack; not one more write per kind, nor the
+    // write timeout of a write that began before the shutdown did.
     assert!(
-        took <= timeout + 2 * write_timeout + Duration::from_millis(100),
+        took <= timeout + Duration::from_millis(150),
         "shutdown took {took:?}"
     );
-    assert_eq!(report.dropped, all.total_dropped());
-    assert_eq!(report.delivered, all.total_valid());
-    assert_eq!(
-        report.delivered + report.dropped,
-        sent,
-        "a line was not accounted for"
+    assert!(report.delivered + report.dropped <= sent);
+    // A write already blocked when shutdown began ends within its own
+    // timeout; its batch is then counted, and every line is.
+    assert!(
+        eventually(WAIT, || all.total_valid() + all.total_dropped() == sent),
+        "a line was not accounted for: {} + {} of {sent}",
+        all.total_valid(),
+        all.total_dropped()
     );
     for kind in DataKind::ALL {
         assert_eq!(all.kind(kind).queue_size(), 0);

@@ -76,6 +76,26 @@ use routes::{FuncHandles, RouteEntry, Routes};
 /// Default cap on distinct (route, method) pairs per component.
 pub const DEFAULT_MAX_ROUTES: usize = 1_000;
 
+/// Most bytes of the `http.url` span tag: a client controls the host and the
+/// path (hyper accepts 64 KB of path), so longer URLs are cut at a character
+/// boundary and end in `…`.
+pub const MAX_URL_BYTES: usize = 1_024;
+
+/// `url` cut to [`MAX_URL_BYTES`].
+fn capped_url(url: Cow<'_, str>) -> String {
+    if url.len() <= MAX_URL_BYTES {
+        return url.into_owned();
+    }
+    let mut end = MAX_URL_BYTES - '…'.len_utf8();
+    while !url.is_char_boundary(end) {
+        end -= 1;
+    }
+    let mut cut = String::with_capacity(MAX_URL_BYTES);
+    cut.push_str(&url[..end]);
+    cut.push('…');
+    cut
+}
+
 /// What the SDK needs to know about a request; implemented by adapters.
 pub trait RequestInfo {
     /// The HTTP method as received (`GET`). Non-standard methods are
@@ -316,7 +336,7 @@ impl Instrumentation {
             .tag("component", inner.component.clone())
             .tag("span.kind", "server")
             .tag("http.method", method)
-            .tag("http.url", request.url().into_owned())
+            .tag("http.url", capped_url(request.url()))
             .start();
         RequestGuard {
             inst: self.clone(),

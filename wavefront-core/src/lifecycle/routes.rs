@@ -30,6 +30,12 @@ fn hash(parts: &[&str]) -> u64 {
 /// The route requests on routes past the cap are recorded under.
 pub(crate) const OVERFLOW_ROUTE: &str = "overflow";
 
+/// Most distinct statuses per handler: each makes seven series, and a
+/// handler (or a client able to pick its status) could otherwise make
+/// hundreds. Past it, the response counts in the completed and error totals
+/// and in `~sdk.rust.<component>.statuses.overflow.count`.
+pub(crate) const MAX_STATUSES_PER_HANDLER: usize = 32;
+
 /// What creating handles needs.
 struct Ctx {
     registry: Registry,
@@ -77,6 +83,7 @@ pub(crate) struct Routes {
     routes: CowMap<RouteEntry>,
     max_routes: usize,
     overflowed: Counter,
+    statuses_overflowed: Counter,
 }
 
 impl Routes {
@@ -91,12 +98,17 @@ impl Routes {
             naming: naming.clone(),
             app: app.clone(),
         });
+        let sdk_tags = [
+            ("application", app.application()),
+            ("service", app.service()),
+        ];
         let overflowed = ctx.registry.counter(
             &format!("~sdk.rust.{}.routes.overflow.count", naming.component()),
-            &[
-                ("application", app.application()),
-                ("service", app.service()),
-            ],
+            &sdk_tags,
+        );
+        let statuses_overflowed = ctx.registry.counter(
+            &format!("~sdk.rust.{}.statuses.overflow.count", naming.component()),
+            &sdk_tags,
         );
         Routes {
             total_inflight: ctx.registry.gauge(
@@ -108,6 +120,7 @@ impl Routes {
             routes: CowMap::new(),
             max_routes,
             overflowed,
+            statuses_overflowed,
             ctx,
         }
     }
@@ -186,15 +199,18 @@ impl Routes {
         elapsed_ns: u64,
         cpu_ns: Option<u64>,
     ) -> Text {
-        let handles = func.status(status);
+        self.completed.inc();
+        if crate::naming::is_error_status(status) {
+            self.errors.inc();
+        }
+        let Some(handles) = func.status(status) else {
+            self.statuses_overflowed.inc();
+            return Text::from(Arc::<str>::from(status.to_string()));
+        };
         handles.counts.inc();
         handles.latency.record(elapsed_ns);
         if let Some(cpu) = cpu_ns {
             handles.cpu.record(cpu);
-        }
-        self.completed.inc();
-        if crate::naming::is_error_status(status) {
-            self.errors.inc();
         }
         handles.text.clone()
     }
@@ -276,7 +292,8 @@ impl FuncHandles {
         &self.inflight
     }
 
-    fn status(&self, status: u16) -> Arc<StatusHandles> {
+    /// The handles of `status`, or `None` past [`MAX_STATUSES_PER_HANDLER`].
+    fn status(&self, status: u16) -> Option<Arc<StatusHandles>> {
         let make = || {
             let ctx = &*self.ctx;
             let endpoint = Endpoint {
@@ -299,14 +316,13 @@ impl FuncHandles {
                 cpu: ctx.registry.histogram(&cpu.name, &cpu.tags),
             }
         };
-        match self.statuses.get_or_insert(
-            u64::from(status),
-            |s| s.status == status,
-            make,
-            usize::MAX,
-        ) {
-            Ok(handles) => handles,
-            Err(_) => Arc::new(make()),
-        }
+        self.statuses
+            .get_or_insert(
+                u64::from(status),
+                |s| s.status == status,
+                make,
+                MAX_STATUSES_PER_HANDLER,
+            )
+            .ok()
     }
 }

@@ -598,3 +598,41 @@ fn cpu_time_is_sent_only_when_measured() {
     assert_eq!(samples("axum.response.plain.summary.GET.200.cpu_ns"), 0);
     assert_eq!(samples("axum.response.measured.summary.GET.200.cpu_ns"), 1);
 }
+
+#[test]
+fn urls_are_capped_at_a_character_boundary() {
+    let short = capped_url(Cow::Borrowed("http://h/a"));
+    assert_eq!(short, "http://h/a");
+    for pad in 0..4 {
+        let long = format!("http://h/{}{}", "x".repeat(pad), "日".repeat(2_000));
+        let cut = capped_url(Cow::Owned(long.clone()));
+        assert!(cut.len() <= MAX_URL_BYTES, "{}", cut.len());
+        assert!(cut.ends_with('…'));
+        assert!(long.starts_with(cut.trim_end_matches('…')));
+    }
+}
+
+#[test]
+fn statuses_per_handler_are_capped_and_the_rest_counted() {
+    let (registry, _, inst) = setup();
+    for status in 200..240u16 {
+        let mut guard = inst.start(&get(Some("/teapot")));
+        guard.set_handler("brew");
+        guard.set_status(status);
+        drop(guard);
+    }
+    let e = registry.entries();
+    let per_status = e
+        .iter()
+        .filter(|e| {
+            e.name().starts_with("axum.response.teapot.GET.")
+                && e.name().ends_with(".cumulative.count")
+        })
+        .count();
+    assert_eq!(per_status, routes::MAX_STATUSES_PER_HANDLER);
+    assert_eq!(count(&e, "~sdk.rust.axum.statuses.overflow.count"), 8.0);
+    assert_eq!(
+        count(&e, "axum.response.completed.aggregated_per_source.count"),
+        40.0
+    );
+}

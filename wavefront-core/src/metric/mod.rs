@@ -29,6 +29,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+pub use stripe::MAX_STRIPES;
 use stripe::{add_f64, add_f64_atomic, add_u64};
 pub(crate) use stripe::{is_owned, stripe_count, stripe_index, stripes, Padded};
 

@@ -16,14 +16,20 @@ use std::sync::OnceLock;
 #[repr(align(128))]
 pub(crate) struct Padded<T>(pub(crate) T);
 
+/// Most owned slots. Every striped metric takes 128 bytes per slot, so this
+/// bounds a counter at about 2 KB however many cores the host has (threads
+/// past the slots share one cell, with an atomic add).
+pub const MAX_STRIPES: usize = 16;
+
 /// Number of owned slots: twice the machine's parallelism rounded up to a
 /// power of two (runtimes often run a few more threads than cores), at most
-/// 64. Every striped metric has this many cells plus a shared one.
+/// [`MAX_STRIPES`]. Every striped metric has this many cells plus a shared
+/// one.
 pub(crate) fn stripe_count() -> usize {
     static COUNT: OnceLock<usize> = OnceLock::new();
     *COUNT.get_or_init(|| {
         let cores = std::thread::available_parallelism().map_or(4, |n| n.get());
-        (cores * 2).next_power_of_two().clamp(2, 64)
+        (cores * 2).next_power_of_two().clamp(2, MAX_STRIPES)
     })
 }
 

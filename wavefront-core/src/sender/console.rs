@@ -1,30 +1,33 @@
 //! [`ConsoleSender`]: prints lines instead of sending them.
 
 use std::io::{self, Write};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use super::{DataKind, LineBatch, Sender, SenderStats, ShutdownReport};
+use super::worker::{queued_sender, Backoff, Delivery, Shared, Transport};
+use super::{DataKind, LineBatch, SenderStats, DEFAULT_QUEUE_CAPACITY};
 
 /// Writes every line to standard output (or any writer), exactly as it would
 /// be sent. It is what the SDK uses when no Wavefront URL is configured, so
 /// a newcomer sees the data at once.
 ///
-/// Lines are written by the thread that reports (never a request's).
+/// Lines are written by a thread of the sender's own, from a bounded queue
+/// like every other sender's, so a blocked standard output (a full pipe
+/// nobody reads) holds up neither the reporter nor a bounded `shutdown`.
 ///
 /// ```
+/// use std::time::Duration;
 /// use wavefront_core::sender::{ConsoleSender, DataKind, LineBatch, Sender};
 ///
 /// let sender = ConsoleSender::stdout();
 /// let mut batch = LineBatch::new();
 /// batch.push_line("\"cpu.load\" 0.5 source=\"host-1\"");
-/// sender.send(DataKind::Points, batch); // printed
+/// sender.send(DataKind::Points, batch);
+/// sender.flush(Duration::from_secs(1)); // printed
 /// ```
+#[derive(Debug, Clone)]
 pub struct ConsoleSender {
-    out: Mutex<Box<dyn Write + Send>>,
-    stats: SenderStats,
-    stopped: AtomicBool,
+    shared: Arc<Shared>,
 }
 
 impl ConsoleSender {
@@ -37,59 +40,65 @@ impl ConsoleSender {
     /// Prints to `writer`.
     #[must_use]
     pub fn to_writer(writer: impl Write + Send + 'static) -> Self {
-        ConsoleSender {
-            out: Mutex::new(Box::new(writer)),
-            stats: SenderStats::new("console", usize::MAX),
-            stopped: AtomicBool::new(false),
-        }
+        let shared = Shared::new("console", DEFAULT_QUEUE_CAPACITY);
+        let transport = WriterTransport {
+            out: Box::new(writer),
+            backoff: Backoff::default(),
+        };
+        shared.spawn(
+            "wavefront-console-sender",
+            vec![(transport, DataKind::ALL.to_vec())],
+            Duration::from_secs(1),
+        );
+        ConsoleSender { shared }
     }
 }
 
-impl Sender for ConsoleSender {
-    fn send(&self, kind: DataKind, batch: LineBatch) {
-        let stats = self.stats.kind(kind);
-        let lines = batch.lines() as u64;
-        if self.stopped.load(Ordering::Acquire) {
-            return stats.add_dropped(lines);
-        }
-        let written = self
+queued_sender!(ConsoleSender);
+
+struct WriterTransport {
+    out: Box<dyn Write + Send>,
+    backoff: Backoff,
+}
+
+impl Transport for WriterTransport {
+    fn max_batch(&self) -> usize {
+        10_000
+    }
+
+    fn accepts(&self, _kind: DataKind) -> bool {
+        true
+    }
+
+    fn deliver(
+        &mut self,
+        _kind: DataKind,
+        batch: &LineBatch,
+        _stats: &SenderStats,
+        _deadline: Option<Instant>,
+    ) -> Delivery {
+        // A writer has no timeouts to bound; a blocked one is left behind
+        // by `shutdown` at its deadline.
+        match self
             .out
-            .lock()
-            .map(|mut out| out.write_all(batch.text().as_bytes()));
-        match written {
-            Ok(Ok(())) => stats.add_valid(lines),
-            _ => {
-                stats.add_report_error();
-                stats.add_dropped(lines);
-            }
+            .write_all(batch.text().as_bytes())
+            .and_then(|()| self.out.flush())
+        {
+            Ok(()) => Delivery::Done,
+            // A closed stdout will not reopen: drop rather than retry.
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Delivery::Refused,
+            Err(_) => Delivery::Retry {
+                delivered: 0,
+                in_flight: 0,
+            },
         }
     }
 
-    fn flush(&self, _timeout: Duration) -> bool {
-        self.out
-            .lock()
-            .map(|mut out| out.flush().is_ok())
-            .unwrap_or(false)
+    fn backoff(&mut self, _kind: DataKind) -> Duration {
+        self.backoff.next()
     }
 
-    fn shutdown(&self, timeout: Duration) -> ShutdownReport {
-        self.flush(timeout);
-        self.stopped.store(true, Ordering::Release);
-        ShutdownReport {
-            delivered: self.stats.total_valid(),
-            dropped: self.stats.total_dropped(),
-        }
-    }
-
-    fn stats(&self) -> &SenderStats {
-        &self.stats
-    }
-}
-
-impl std::fmt::Debug for ConsoleSender {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ConsoleSender")
-            .field("stats", &self.stats)
-            .finish_non_exhaustive()
+    fn recovered(&mut self, _kind: DataKind) {
+        self.backoff.reset();
     }
 }

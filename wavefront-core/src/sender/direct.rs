@@ -2,26 +2,36 @@
 
 use std::fmt;
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use flate2::write::GzEncoder;
 use flate2::Compression;
 
 use super::worker::{queued_sender, Backoff, Delivery, Shared, Transport};
 use super::{DataKind, LineBatch, SenderStats, DEFAULT_QUEUE_CAPACITY};
-use crate::config::ConfigError;
+use crate::config::{parse_direct_url, ConfigError, UrlSetting};
 
 /// Most lines per request.
 pub const MAX_LINES_PER_REQUEST: usize = 10_000;
 /// How long a `406` (the service pushing back) pauses sending.
 const PUSHBACK_PAUSE: Duration = Duration::from_secs(30);
+/// Default time one request may take.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Shortest time a request is given, even past a deadline.
+const MIN_REQUEST_TIMEOUT: Duration = Duration::from_millis(1);
 
 /// Sends to the Wavefront service directly: `POST <url>/report?f=<format>`,
 /// gzip body, `Authorization: Bearer <token>`, at most 10,000 lines a
 /// request, from its own thread.
 ///
 /// * 2xx: delivered. Every status is counted (`report.<status>` diagnostics).
+/// * 3xx: redirects are **not followed** (a redirect could turn the `POST`
+///   into a `GET`, or carry the token elsewhere): the batch is refused,
+///   its lines are dropped and counted, a report error is counted, and one
+///   warning says where the service redirects to, so that the URL can be set
+///   to that final address.
 /// * 5xx, 408, 429, timeouts and connection errors: retried with exponential
 ///   backoff and jitter; the lines wait in the queue.
 /// * 401 and 403: that kind of data is refused for this token; sending it
@@ -29,6 +39,17 @@ const PUSHBACK_PAUSE: Duration = Duration::from_secs(30);
 ///   logged.
 /// * 406: the service is pushing back; sending pauses for 30 s.
 /// * Other 4xx: the batch is dropped and counted.
+///
+/// The URL must be `https`; plain `http` is allowed only to this machine
+/// (`127.0.0.0/8`, `::1`, `localhost`), for local test servers, so that the
+/// token never crosses a network in clear text. Other URLs are a
+/// [`ConfigError`] from [`DirectSenderBuilder::build`].
+///
+/// Each request takes at most the builder's
+/// [`timeout`](DirectSenderBuilder::timeout) (10 s by default). The
+/// `HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY` and `NO_PROXY` variables are
+/// ignored unless [`use_env_proxy`](DirectSenderBuilder::use_env_proxy) asks
+/// for them: the token goes to the instance and nowhere else.
 ///
 /// The token never appears in `Debug` output, logs or errors.
 ///
@@ -51,15 +72,17 @@ pub struct DirectSenderBuilder {
     token: String,
     queue_capacity: usize,
     timeout: Duration,
+    use_env_proxy: bool,
 }
 
 impl fmt::Debug for DirectSenderBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DirectSenderBuilder")
-            .field("url", &self.url)
+            .field("url", &crate::config::redact(&self.url))
             .field("token", &"<redacted>")
             .field("queue_capacity", &self.queue_capacity)
             .field("timeout", &self.timeout)
+            .field("use_env_proxy", &self.use_env_proxy)
             .finish()
     }
 }
@@ -72,7 +95,8 @@ impl DirectSender {
             url: url.into(),
             token: token.into(),
             queue_capacity: DEFAULT_QUEUE_CAPACITY,
-            timeout: Duration::from_secs(10),
+            timeout: DEFAULT_TIMEOUT,
+            use_env_proxy: false,
         }
     }
 }
@@ -84,9 +108,40 @@ impl DirectSenderBuilder {
         self
     }
 
-    /// Timeout of one request (default 10 s).
+    /// The longest one request may take, from connecting to the end of the
+    /// response (default 10 s; at least 1 ms). A request that runs out of
+    /// time is retried later, like a connection error.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use wavefront_core::sender::DirectSender;
+    ///
+    /// let sender = DirectSender::builder("https://example.wavefront.com", "my-api-token")
+    ///     .timeout(Duration::from_secs(3))
+    ///     .build()?;
+    /// # Ok::<(), wavefront_core::config::ConfigError>(())
+    /// ```
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
+        self.timeout = timeout.max(MIN_REQUEST_TIMEOUT);
+        self
+    }
+
+    /// Whether to go through the proxy named by the `HTTP_PROXY`,
+    /// `HTTPS_PROXY` and `ALL_PROXY` environment variables (minus `NO_PROXY`)
+    /// as reqwest does by default. Off by default: the requests carry the API
+    /// token, and an inherited proxy variable must not send it elsewhere.
+    /// Turn it on where the instance is reachable only through such a proxy.
+    ///
+    /// ```no_run
+    /// use wavefront_core::sender::DirectSender;
+    ///
+    /// let sender = DirectSender::builder("https://example.wavefront.com", "my-api-token")
+    ///     .use_env_proxy(true)
+    ///     .build()?;
+    /// # Ok::<(), wavefront_core::config::ConfigError>(())
+    /// ```
+    pub fn use_env_proxy(mut self, use_env_proxy: bool) -> Self {
+        self.use_env_proxy = use_env_proxy;
         self
     }
 
@@ -94,12 +149,24 @@ impl DirectSenderBuilder {
     ///
     /// The URL must be `https`, or plain `http` to a loopback address (a
     /// local test server): the token is never sent in clear text over a
-    /// network.
+    /// network. Otherwise, or without a token, this is a [`ConfigError`]
+    /// that names the problem and never contains the token.
+    ///
+    /// ```
+    /// use wavefront_core::config::ConfigError;
+    /// use wavefront_core::sender::DirectSender;
+    ///
+    /// let err = DirectSender::builder("http://example.com", "my-api-token").build().unwrap_err();
+    /// assert!(matches!(err, ConfigError::TokenInClearText { .. }));
+    /// ```
     pub fn build(self) -> Result<DirectSender, ConfigError> {
         let report_url = report_url(&self.url)?;
         if self.token.trim().is_empty() {
-            return Err(ConfigError::MissingToken);
+            return Err(ConfigError::MissingToken {
+                setting: UrlSetting::DirectSender,
+            });
         }
+        let redirect_warned = Arc::new(AtomicBool::new(false));
         // Metrics and traces each get a delivery thread (and connection), so
         // slow trace ingestion does not hold up metrics, nor the reverse.
         let worker = |kinds: [DataKind; 2]| {
@@ -108,6 +175,8 @@ impl DirectSenderBuilder {
                 report_url: report_url.clone(),
                 token: self.token.clone(),
                 timeout: self.timeout,
+                use_env_proxy: self.use_env_proxy,
+                redirect_warned: Arc::clone(&redirect_warned),
                 refused: [false; 4],
                 pushed_back: [false; 4],
                 backoff: Default::default(),
@@ -126,33 +195,7 @@ impl DirectSenderBuilder {
 
 /// `<url>/report`: repeated slashes collapsed, `/report` appended once.
 fn report_url(url: &str) -> Result<String, ConfigError> {
-    let bad = |reason: &str| ConfigError::InvalidUrl {
-        url: url.to_owned(),
-        reason: reason.to_owned(),
-    };
-    let parsed = reqwest::Url::parse(url).map_err(|e| bad(&e.to_string()))?;
-    if !parsed.username().is_empty() || parsed.password().is_some() {
-        return Err(bad("put the token in the builder, not in the URL"));
-    }
-    let Some(host) = parsed.host_str() else {
-        return Err(bad("no host"));
-    };
-    let loopback = host == "localhost"
-        || host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback());
-    match parsed.scheme() {
-        "https" => {}
-        "http" if loopback => {}
-        "http" => {
-            return Err(ConfigError::TokenInClearText {
-                url: url.to_owned(),
-            })
-        }
-        other => return Err(bad(&format!("scheme {other} is not https"))),
-    }
+    let parsed = parse_direct_url(url, UrlSetting::DirectSender)?;
     let mut path: String = parsed
         .path()
         .split('/')
@@ -162,10 +205,36 @@ fn report_url(url: &str) -> Result<String, ConfigError> {
     if !path.ends_with("/report") {
         path.push_str("/report");
     }
-    let mut base = parsed.clone();
+    let mut base = parsed;
     base.set_path(&path);
     base.set_query(None);
+    base.set_fragment(None);
     Ok(base.to_string())
+}
+
+/// Where a redirect points, for the warning: resolved against the report
+/// URL, without user-info, query or fragment (which may hold secrets), and
+/// at most 200 characters.
+fn redirect_target(report_url: &str, location: Option<&reqwest::header::HeaderValue>) -> String {
+    let Some(location) = location else {
+        return "without a Location header".to_owned();
+    };
+    let resolved = location
+        .to_str()
+        .ok()
+        .and_then(|l| reqwest::Url::parse(report_url).ok()?.join(l).ok());
+    let Some(mut target) = resolved else {
+        return "to an unreadable Location".to_owned();
+    };
+    let _ = target.set_username("");
+    let _ = target.set_password(None);
+    target.set_query(None);
+    target.set_fragment(None);
+    let target = target.to_string();
+    match target.char_indices().nth(200) {
+        Some((end, _)) => format!("to {}…", &target[..end]),
+        None => format!("to {target}"),
+    }
 }
 
 queued_sender!(DirectSender);
@@ -173,9 +242,14 @@ queued_sender!(DirectSender);
 struct HttpTransport {
     /// Built on the delivery thread, never inside a caller's async runtime.
     client: Option<reqwest::blocking::Client>,
+    /// Never holds the token (user-info is refused).
     report_url: String,
     token: String,
     timeout: Duration,
+    use_env_proxy: bool,
+    /// Set once a redirect was logged at `warn` (shared by the sender's
+    /// workers: one warning per sender).
+    redirect_warned: Arc<AtomicBool>,
     refused: [bool; 4],
     pushed_back: [bool; 4],
     backoff: [Backoff; 4],
@@ -187,52 +261,115 @@ fn gzip(text: &str) -> std::io::Result<Vec<u8>> {
     encoder.finish()
 }
 
-impl Transport for HttpTransport {
-    fn max_batch(&self) -> usize {
-        MAX_LINES_PER_REQUEST
+impl HttpTransport {
+    /// The time one request may take: the builder's timeout, capped by the
+    /// time left before `deadline` (a shutdown running out), never below
+    /// 1 ms.
+    fn request_timeout(&self, deadline: Option<Instant>) -> Duration {
+        match deadline {
+            None => self.timeout,
+            Some(deadline) => self
+                .timeout
+                .min(deadline.saturating_duration_since(Instant::now()))
+                .max(MIN_REQUEST_TIMEOUT),
+        }
     }
 
-    fn accepts(&self, kind: DataKind) -> bool {
-        !self.refused[kind.index()]
-    }
-
-    fn deliver(&mut self, kind: DataKind, batch: &LineBatch, stats: &SenderStats) -> Delivery {
-        let client = match &self.client {
-            Some(client) => client,
-            None => match reqwest::blocking::Client::builder()
+    /// The client: no redirects, no proxy from the environment unless asked.
+    fn client(&mut self) -> Option<&reqwest::blocking::Client> {
+        if self.client.is_none() {
+            let mut builder = reqwest::blocking::Client::builder()
                 .timeout(self.timeout)
-                .build()
-            {
-                Ok(client) => self.client.insert(client),
+                .redirect(reqwest::redirect::Policy::none());
+            if !self.use_env_proxy {
+                builder = builder.no_proxy();
+            }
+            match builder.build() {
+                Ok(client) => self.client = Some(client),
                 Err(e) => {
                     log::error!(
                         "wavefront: cannot create the HTTP client for direct ingestion: {e}"
                     );
-                    return Delivery::Retry { delivered: 0 };
+                    return None;
                 }
-            },
-        };
+            }
+        }
+        self.client.as_ref()
+    }
+
+    /// Delivers one batch, the request ending by `deadline` (a flush's or
+    /// shutdown's) if one is given: see [`HttpTransport::request_timeout`].
+    fn deliver_by(
+        &mut self,
+        kind: DataKind,
+        batch: &LineBatch,
+        stats: &SenderStats,
+        deadline: Option<Instant>,
+    ) -> Delivery {
+        let timeout = self.request_timeout(deadline);
         let Ok(body) = gzip(batch.text()) else {
-            return Delivery::Retry { delivered: 0 };
+            return Delivery::Retry {
+                delivered: 0,
+                in_flight: 0,
+            };
+        };
+        let url = format!("{}?f={}", self.report_url, kind.format());
+        let Some(client) = self.client() else {
+            return Delivery::Retry {
+                delivered: 0,
+                in_flight: 0,
+            };
         };
         let response = client
-            .post(format!("{}?f={}", self.report_url, kind.format()))
+            .post(url)
+            .timeout(timeout)
             .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
             .header(reqwest::header::CONTENT_ENCODING, "gzip")
             .bearer_auth(&self.token)
             .body(body)
             .send();
-        let status = match response {
-            Ok(response) => response.status().as_u16(),
+        // reqwest's blocking client parks this thread while it waits, which
+        // swallows a wake-up the worker got meanwhile (new data, a flush, or
+        // shutdown after its deadline): give it back, so the worker looks at
+        // its state again instead of sleeping out a backoff.
+        std::thread::current().unpark();
+        let response = match response {
+            Ok(response) => response,
             Err(e) => {
                 // reqwest errors carry the URL, never the token.
                 log::debug!("wavefront: direct ingestion of {} failed: {e}", kind.name());
-                return Delivery::Retry { delivered: 0 };
+                return Delivery::Retry {
+                    delivered: 0,
+                    in_flight: 0,
+                };
             }
         };
+        let status = response.status().as_u16();
         stats.kind(kind).add_status(status);
         match status {
             200..=299 => Delivery::Done,
+            300..=399 => {
+                stats.kind(kind).add_report_error();
+                let target = redirect_target(
+                    &self.report_url,
+                    response.headers().get(reqwest::header::LOCATION),
+                );
+                if self.redirect_warned.swap(true, Ordering::AcqRel) {
+                    log::debug!(
+                        "wavefront: direct ingestion answered {status} (redirect {target}); {} lines of {} dropped",
+                        batch.lines(),
+                        kind.name()
+                    );
+                } else {
+                    log::warn!(
+                        "wavefront: direct ingestion to {} answered {status} (redirect {target}); redirects are not \
+                         followed: set WAVEFRONT_URL (or the DirectSender URL) to the final address; until then \
+                         the data is dropped",
+                        self.report_url
+                    );
+                }
+                Delivery::Refused
+            }
             401 | 403 => {
                 self.refused[kind.index()] = true;
                 log::error!(
@@ -249,9 +386,15 @@ impl Transport for HttpTransport {
                     "wavefront: direct ingestion pushed back (406); pausing {} for 30 s",
                     kind.name()
                 );
-                Delivery::Retry { delivered: 0 }
+                Delivery::Retry {
+                    delivered: 0,
+                    in_flight: 0,
+                }
             }
-            408 | 429 | 500..=599 => Delivery::Retry { delivered: 0 },
+            408 | 429 | 500..=599 => Delivery::Retry {
+                delivered: 0,
+                in_flight: 0,
+            },
             _ => {
                 log::warn!(
                     "wavefront: direct ingestion answered {status}; {} lines of {} dropped",
@@ -261,6 +404,26 @@ impl Transport for HttpTransport {
                 Delivery::Refused
             }
         }
+    }
+}
+
+impl Transport for HttpTransport {
+    fn max_batch(&self) -> usize {
+        MAX_LINES_PER_REQUEST
+    }
+
+    fn accepts(&self, kind: DataKind) -> bool {
+        !self.refused[kind.index()]
+    }
+
+    fn deliver(
+        &mut self,
+        kind: DataKind,
+        batch: &LineBatch,
+        stats: &SenderStats,
+        deadline: Option<Instant>,
+    ) -> Delivery {
+        self.deliver_by(kind, batch, stats, deadline)
     }
 
     fn backoff(&mut self, kind: DataKind) -> Duration {
@@ -280,6 +443,20 @@ impl Transport for HttpTransport {
 mod tests {
     use super::*;
 
+    fn transport(timeout: Duration) -> HttpTransport {
+        HttpTransport {
+            client: None,
+            report_url: "https://h/report".into(),
+            token: "t".into(),
+            timeout,
+            use_env_proxy: false,
+            redirect_warned: Arc::default(),
+            refused: [false; 4],
+            pushed_back: [false; 4],
+            backoff: Default::default(),
+        }
+    }
+
     #[test]
     fn report_urls() {
         let ok = |u: &str| report_url(u).unwrap();
@@ -293,28 +470,136 @@ mod tests {
         );
         assert_eq!(ok("https://h//api//report/"), "https://h/api/report");
         assert_eq!(ok("https://h:8443/prefix"), "https://h:8443/prefix/report");
-        assert_eq!(ok("http://127.0.0.1:9000"), "http://127.0.0.1:9000/report");
-        assert!(matches!(
-            report_url("http://example.com"),
-            Err(ConfigError::TokenInClearText { .. })
-        ));
-        assert!(matches!(
-            report_url("https://tok@example.com"),
-            Err(ConfigError::InvalidUrl { .. })
-        ));
-        assert!(matches!(
-            report_url("ftp://example.com"),
-            Err(ConfigError::InvalidUrl { .. })
-        ));
-        assert!(matches!(
-            report_url("not a url"),
-            Err(ConfigError::InvalidUrl { .. })
-        ));
+        assert_eq!(ok("https://h/p?q=1#f"), "https://h/p/report");
+        for loopback in [
+            "http://127.0.0.1:9000",
+            "http://127.8.9.10:9000",
+            "http://[::1]:9000",
+            "http://localhost:9000",
+            "http://LOCALHOST:9000",
+        ] {
+            assert!(ok(loopback).ends_with(":9000/report"), "{loopback}");
+        }
+        for clear in [
+            "http://example.com",
+            "http://10.0.0.1",
+            "http://localhost.example.com",
+            "http://127.0.0.1.example.com",
+            "http://[::ffff:10.0.0.1]",
+        ] {
+            assert!(
+                matches!(
+                    report_url(clear),
+                    Err(ConfigError::TokenInClearText {
+                        setting: UrlSetting::DirectSender,
+                        ..
+                    })
+                ),
+                "{clear}"
+            );
+        }
+        for bad in [
+            "https://zq9x@example.com",
+            "https://user:zq9x@example.com",
+            "ftp://example.com",
+            "ftp://zq9x@example.com",
+            "not a url",
+            "zq9x",
+            "zq9x@example.com",
+        ] {
+            let err = report_url(bad).unwrap_err();
+            assert!(matches!(err, ConfigError::InvalidUrl { .. }), "{bad}");
+            assert!(!format!("{err} {err:?}").contains("zq9x"), "{err}");
+        }
+    }
+
+    #[test]
+    fn plain_http_to_a_remote_host_is_a_typed_error() {
+        let err = DirectSender::builder("http://example.com", "s3cr3t")
+            .build()
+            .unwrap_err();
+        assert_eq!(
+            err,
+            ConfigError::TokenInClearText {
+                setting: UrlSetting::DirectSender,
+                host: "example.com".into()
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            "the DirectSender URL would send the API token in clear text to example.com: use \
+             https://example.com (plain http is allowed only to this machine: 127.0.0.0/8, ::1 or localhost)"
+        );
+        let err = DirectSender::builder("https://h", " ").build().unwrap_err();
+        assert_eq!(
+            err,
+            ConfigError::MissingToken {
+                setting: UrlSetting::DirectSender
+            }
+        );
     }
 
     #[test]
     fn the_token_stays_out_of_debug() {
         let builder = DirectSender::builder("https://h", "s3cr3t-token");
         assert!(!format!("{builder:?}").contains("s3cr3t"));
+        let builder = DirectSender::builder("https://s3cr3t@h", "t");
+        assert!(!format!("{builder:?}").contains("s3cr3t"));
+    }
+
+    #[test]
+    fn the_builder_timeout_bounds_each_request() {
+        let builder = DirectSender::builder("https://h", "t");
+        assert_eq!(builder.timeout, Duration::from_secs(10));
+        assert!(!builder.use_env_proxy);
+        let builder = builder.timeout(Duration::ZERO).use_env_proxy(true);
+        assert_eq!(builder.timeout, MIN_REQUEST_TIMEOUT);
+        assert!(builder.use_env_proxy);
+        assert_eq!(
+            transport(Duration::from_secs(10)).request_timeout(None),
+            Duration::from_secs(10)
+        );
+    }
+
+    #[test]
+    fn a_deadline_caps_the_request_timeout() {
+        let t = transport(Duration::from_secs(10));
+        // Far deadline: the builder's timeout.
+        let far = Instant::now() + Duration::from_secs(60);
+        assert_eq!(t.request_timeout(Some(far)), Duration::from_secs(10));
+        // Near deadline: the time left.
+        let near = Instant::now() + Duration::from_secs(2);
+        let got = t.request_timeout(Some(near));
+        assert!(
+            got <= Duration::from_secs(2) && got > Duration::from_millis(1_500),
+            "{got:?}"
+        );
+        // Deadline now or past: 1 ms, never zero.
+        assert_eq!(t.request_timeout(Some(Instant::now())), MIN_REQUEST_TIMEOUT);
+        let past = Instant::now().checked_sub(Duration::from_secs(5));
+        if let Some(past) = past {
+            assert_eq!(t.request_timeout(Some(past)), MIN_REQUEST_TIMEOUT);
+        }
+        // A short builder timeout stays the bound.
+        let short = transport(Duration::from_millis(300));
+        assert_eq!(
+            short.request_timeout(Some(near)),
+            Duration::from_millis(300)
+        );
+    }
+
+    #[test]
+    fn redirect_targets_lose_credentials_and_queries() {
+        use reqwest::header::HeaderValue;
+        let base = "https://h/report";
+        let target = |l: &str| redirect_target(base, Some(&HeaderValue::from_str(l).unwrap()));
+        assert_eq!(
+            target("https://u:pw@other/x?token=abc#f"),
+            "to https://other/x"
+        );
+        assert_eq!(target("/elsewhere/report"), "to https://h/elsewhere/report");
+        assert_eq!(redirect_target(base, None), "without a Location header");
+        let long = format!("https://other/{}", "a".repeat(500));
+        assert!(target(&long).chars().count() <= 204);
     }
 }

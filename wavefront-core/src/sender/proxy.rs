@@ -1,9 +1,9 @@
 //! [`ProxySender`]: lines to a Wavefront proxy over raw TCP.
 
 use std::io::{self, Write};
-use std::net::{TcpStream, ToSocketAddrs};
-use std::sync::Arc;
-use std::time::Duration;
+use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
 
 use super::worker::{queued_sender, Backoff, Delivery, Shared, Transport};
 use super::{DataKind, LineBatch, SenderStats, DEFAULT_QUEUE_CAPACITY};
@@ -108,15 +108,12 @@ impl ProxySenderBuilder {
     #[must_use]
     pub fn build(self) -> ProxySender {
         let worker = |port, kinds: &[DataKind]| {
-            let endpoint = Endpoint {
-                host: self.host.clone(),
+            let endpoint = Endpoint::new(
+                self.host.clone(),
                 port,
-                stream: None,
-                unfinished: Vec::new(),
-                connect_timeout: self.connect_timeout,
-                write_timeout: self.write_timeout,
-                backoff: Backoff::default(),
-            };
+                self.connect_timeout,
+                self.write_timeout,
+            );
             (TcpTransport { endpoint }, kinds.to_vec())
         };
         let workers = match self.histograms_port {
@@ -143,16 +140,33 @@ struct TcpTransport {
     endpoint: Endpoint,
 }
 
+/// Resolves a host name to addresses (`ToSocketAddrs` outside tests).
+type Resolver = fn(&str, u16) -> io::Result<Vec<SocketAddr>>;
+
+fn system_resolver(host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
+    Ok((host, port).to_socket_addrs()?.collect())
+}
+
+/// A line a timed-out write left half sent: the rest goes first on the same
+/// connection, so the proxy never sees a broken line. It counts as delivered
+/// only once its rest is written, and as dropped if the connection goes.
+struct Unfinished {
+    rest: Vec<u8>,
+    kind: DataKind,
+}
+
 struct Endpoint {
     host: String,
     port: u16,
     stream: Option<TcpStream>,
-    /// The rest of a line a timed-out write left half sent; it goes first on
-    /// the same connection, so the proxy never sees a broken line.
-    unfinished: Vec<u8>,
+    unfinished: Option<Unfinished>,
     connect_timeout: Duration,
     write_timeout: Duration,
     backoff: Backoff,
+    resolver: Resolver,
+    /// A name resolution still under way (the system resolver has no
+    /// timeout of its own): at most one at a time, however often we retry.
+    resolving: Option<mpsc::Receiver<io::Result<Vec<SocketAddr>>>>,
 }
 
 /// Where a write that stopped after some bytes left a batch of lines. It
@@ -183,102 +197,231 @@ impl Cut {
     }
 }
 
+/// The time left until `deadline`, capped at `limit`; `None` when it has
+/// passed.
+fn time_left(limit: Duration, deadline: Option<Instant>) -> Option<Duration> {
+    match deadline {
+        None => Some(limit),
+        Some(deadline) => {
+            let left = deadline.checked_duration_since(Instant::now())?;
+            (!left.is_zero()).then(|| left.min(limit))
+        }
+    }
+}
+
+/// What a failed write achieved.
+struct Partial {
+    /// Lines that left the batch (written whole, or cut and kept unfinished).
+    delivered: usize,
+    /// Whether the last of them is the unfinished one.
+    cut: bool,
+}
+
 impl Endpoint {
-    fn connect(&mut self) -> io::Result<()> {
-        if self.stream.as_ref().is_some_and(peer_closed) {
-            self.stream = None;
-            self.unfinished.clear();
+    fn new(host: String, port: u16, connect_timeout: Duration, write_timeout: Duration) -> Self {
+        Endpoint {
+            host,
+            port,
+            stream: None,
+            unfinished: None,
+            connect_timeout,
+            write_timeout,
+            backoff: Backoff::default(),
+            resolver: system_resolver,
+            resolving: None,
         }
-        if self.stream.is_none() {
-            let mut last = io::Error::new(io::ErrorKind::NotFound, "proxy host did not resolve");
-            for addr in (self.host.as_str(), self.port).to_socket_addrs()? {
-                match TcpStream::connect_timeout(&addr, self.connect_timeout) {
-                    Ok(stream) => {
-                        stream.set_nodelay(true)?;
-                        stream.set_write_timeout(Some(self.write_timeout))?;
-                        self.stream = Some(stream);
-                        break;
-                    }
-                    Err(e) => last = e,
-                }
-            }
-            if self.stream.is_none() {
-                return Err(last);
-            }
-        }
-        Ok(())
     }
 
-    /// One `write` on the connection.
-    fn write_some(&mut self, bytes: &[u8]) -> io::Result<usize> {
+    /// The proxy's addresses, waiting at most `timeout` for the resolver.
+    fn resolve(&mut self, timeout: Duration) -> io::Result<Vec<SocketAddr>> {
+        if let Ok(ip) = self.host.parse::<IpAddr>() {
+            return Ok(vec![SocketAddr::new(ip, self.port)]);
+        }
+        let receiver = match self.resolving.take() {
+            Some(receiver) => receiver,
+            None => {
+                let (send, receiver) = mpsc::channel();
+                let (host, port, resolver) = (self.host.clone(), self.port, self.resolver);
+                std::thread::Builder::new()
+                    .name("wavefront-resolve".into())
+                    .spawn(move || drop(send.send(resolver(&host, port))))?;
+                receiver
+            }
+        };
+        match receiver.recv_timeout(timeout) {
+            Ok(resolved) => resolved,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                self.resolving = Some(receiver);
+                Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("resolving the proxy host {:?} timed out", self.host),
+                ))
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => Err(io::Error::other("resolver failed")),
+        }
+    }
+
+    fn connect(&mut self, deadline: Option<Instant>, stats: &SenderStats) -> io::Result<()> {
+        if self.stream.as_ref().is_some_and(peer_closed) {
+            self.disconnect(stats);
+        }
+        if self.stream.is_some() {
+            return Ok(());
+        }
+        let Some(timeout) = time_left(self.connect_timeout, deadline) else {
+            return Err(io::ErrorKind::TimedOut.into());
+        };
+        let started = Instant::now();
+        let mut last = io::Error::new(io::ErrorKind::NotFound, "proxy host did not resolve");
+        for addr in self.resolve(timeout)? {
+            let left = timeout.saturating_sub(started.elapsed());
+            if left.is_zero() {
+                return Err(io::ErrorKind::TimedOut.into());
+            }
+            match TcpStream::connect_timeout(&addr, left) {
+                Ok(stream) => {
+                    stream.set_nodelay(true)?;
+                    self.stream = Some(stream);
+                    return Ok(());
+                }
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
+    }
+
+    /// Drops the connection; a line left unfinished on it is lost.
+    fn disconnect(&mut self, stats: &SenderStats) {
+        self.stream = None;
+        if let Some(lost) = self.unfinished.take() {
+            stats.kind(lost.kind).add_dropped(1);
+        }
+    }
+
+    /// One `write` on the connection, bounded by the write timeout and the
+    /// deadline.
+    fn write_some(&mut self, bytes: &[u8], deadline: Option<Instant>) -> io::Result<usize> {
+        let timeout = time_left(self.write_timeout, deadline).ok_or(io::ErrorKind::TimedOut)?;
         match self.stream.as_mut() {
-            Some(stream) => stream.write(bytes),
+            Some(stream) => {
+                stream.set_write_timeout(Some(timeout))?;
+                stream.write(bytes)
+            }
             None => Err(io::ErrorKind::NotConnected.into()),
         }
     }
 
-    /// Writes `text`; on failure returns how many whole lines got through,
-    /// keeping the connection (and the unfinished line) after a timeout,
-    /// dropping it after any other error.
-    fn write(&mut self, text: &str) -> Result<(), usize> {
-        if self.connect().is_err() {
-            return Err(0);
-        }
-        while !self.unfinished.is_empty() {
-            let pending = std::mem::take(&mut self.unfinished);
-            match self.write_some(&pending) {
-                Ok(n) if n > 0 => self.unfinished = pending[n..].to_vec(),
+    /// Finishes a line left unfinished; it then counts as delivered.
+    fn finish_unfinished(
+        &mut self,
+        deadline: Option<Instant>,
+        stats: &SenderStats,
+    ) -> io::Result<()> {
+        while let Some(mut unfinished) = self.unfinished.take() {
+            match self.write_some(&unfinished.rest, deadline) {
+                Ok(n) if n == unfinished.rest.len() => {
+                    stats.kind(unfinished.kind).add_valid(1);
+                }
+                Ok(n) if n > 0 => {
+                    unfinished.rest.drain(..n);
+                    self.unfinished = Some(unfinished);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                    self.unfinished = Some(unfinished)
+                }
                 result => {
-                    self.unfinished = pending;
-                    self.fail(
-                        &result
-                            .err()
-                            .unwrap_or_else(|| io::ErrorKind::WriteZero.into()),
-                    );
-                    return Err(0);
+                    self.unfinished = Some(unfinished);
+                    let error = result
+                        .err()
+                        .unwrap_or_else(|| io::ErrorKind::WriteZero.into());
+                    self.fail(&error, stats);
+                    return Err(error);
                 }
-            }
-        }
-        let bytes = text.as_bytes();
-        let mut written = 0;
-        while written < bytes.len() {
-            match self.write_some(&bytes[written..]) {
-                Ok(0) => {
-                    return Err(self.failed_at(text, written, &io::ErrorKind::WriteZero.into()))
-                }
-                Ok(n) => written += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(self.failed_at(text, written, &e)),
             }
         }
         Ok(())
     }
 
-    /// Lines delivered when a write stopped after `written` bytes.
-    fn failed_at(&mut self, text: &str, written: usize, error: &io::Error) -> usize {
-        let cut = Cut::at(text.as_bytes(), written);
-        let timed_out = matches!(
-            error.kind(),
-            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-        );
-        if timed_out && written > cut.line_start {
-            // Finish this line later on the same connection; it counts as sent.
-            self.unfinished = text.as_bytes()[written..cut.line_end].to_vec();
-            return cut.whole_lines + 1;
+    /// Writes `text` (lines of `kind`); on failure says how far it got,
+    /// keeping the connection (and an unfinished line) after a timeout,
+    /// dropping it after any other error.
+    fn write(
+        &mut self,
+        kind: DataKind,
+        text: &str,
+        deadline: Option<Instant>,
+        stats: &SenderStats,
+    ) -> Result<(), Partial> {
+        let nothing = Partial {
+            delivered: 0,
+            cut: false,
+        };
+        if self.connect(deadline, stats).is_err()
+            || self.finish_unfinished(deadline, stats).is_err()
+        {
+            return Err(nothing);
         }
-        self.fail(error);
-        cut.whole_lines
+        let bytes = text.as_bytes();
+        let mut written = 0;
+        while written < bytes.len() {
+            match self.write_some(&bytes[written..], deadline) {
+                Ok(0) => {
+                    return Err(self.failed_at(
+                        kind,
+                        bytes,
+                        written,
+                        &io::ErrorKind::WriteZero.into(),
+                        stats,
+                    ))
+                }
+                Ok(n) => written += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(self.failed_at(kind, bytes, written, &e, stats)),
+            }
+        }
+        Ok(())
     }
 
-    fn fail(&mut self, error: &io::Error) {
-        if !matches!(
-            error.kind(),
-            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-        ) {
-            self.stream = None;
-            self.unfinished.clear();
+    /// How far a write that stopped after `written` bytes got.
+    fn failed_at(
+        &mut self,
+        kind: DataKind,
+        bytes: &[u8],
+        written: usize,
+        error: &io::Error,
+        stats: &SenderStats,
+    ) -> Partial {
+        let cut = Cut::at(bytes, written);
+        if is_timeout(error) && written > cut.line_start {
+            // Finish this line later on the same connection.
+            self.unfinished = Some(Unfinished {
+                rest: bytes[written..cut.line_end].to_vec(),
+                kind,
+            });
+            return Partial {
+                delivered: cut.whole_lines + 1,
+                cut: true,
+            };
+        }
+        self.fail(error, stats);
+        Partial {
+            delivered: cut.whole_lines,
+            cut: false,
         }
     }
+
+    fn fail(&mut self, error: &io::Error, stats: &SenderStats) {
+        if !is_timeout(error) {
+            self.disconnect(stats);
+        }
+    }
+}
+
+fn is_timeout(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
 }
 
 /// Whether the proxy closed the connection (a FIN or reset is waiting).
@@ -304,10 +447,19 @@ impl Transport for TcpTransport {
         true
     }
 
-    fn deliver(&mut self, _kind: DataKind, batch: &LineBatch, _stats: &SenderStats) -> Delivery {
-        match self.endpoint.write(batch.text()) {
+    fn deliver(
+        &mut self,
+        kind: DataKind,
+        batch: &LineBatch,
+        stats: &SenderStats,
+        deadline: Option<Instant>,
+    ) -> Delivery {
+        match self.endpoint.write(kind, batch.text(), deadline, stats) {
             Ok(()) => Delivery::Done,
-            Err(delivered) => Delivery::Retry { delivered },
+            Err(Partial { delivered, cut }) => Delivery::Retry {
+                delivered,
+                in_flight: usize::from(cut),
+            },
         }
     }
 
@@ -317,6 +469,10 @@ impl Transport for TcpTransport {
 
     fn recovered(&mut self, _kind: DataKind) {
         self.endpoint.backoff.reset();
+    }
+
+    fn close(&mut self, stats: &SenderStats) {
+        self.endpoint.disconnect(stats);
     }
 }
 
@@ -342,5 +498,43 @@ mod cut_tests {
             };
             assert_eq!(cut.line_end, want_end, "at {written}");
         }
+    }
+}
+
+#[cfg(test)]
+mod resolve_tests {
+    use super::*;
+
+    fn never_answers(_: &str, _: u16) -> io::Result<Vec<SocketAddr>> {
+        std::thread::sleep(Duration::from_secs(30));
+        Ok(Vec::new())
+    }
+
+    #[test]
+    fn a_resolver_that_never_answers_is_bounded_by_the_connect_timeout() {
+        let mut endpoint = Endpoint::new(
+            "proxy.invalid".into(),
+            2878,
+            Duration::from_millis(200),
+            Duration::from_secs(1),
+        );
+        endpoint.resolver = never_answers;
+        let stats = SenderStats::new("proxy", 10);
+        for _ in 0..3 {
+            let started = Instant::now();
+            let error = endpoint.connect(None, &stats).unwrap_err();
+            assert_eq!(error.kind(), io::ErrorKind::TimedOut);
+            assert!(
+                started.elapsed() < Duration::from_secs(1),
+                "{:?}",
+                started.elapsed()
+            );
+        }
+        // One resolution in flight, however often it is retried.
+        assert!(endpoint.resolving.is_some());
+        // A deadline already passed: no wait at all.
+        let started = Instant::now();
+        assert!(endpoint.connect(Some(Instant::now()), &stats).is_err());
+        assert!(started.elapsed() < Duration::from_millis(50));
     }
 }

@@ -107,6 +107,7 @@ impl KindStats {
     }
 
     /// Counts one HTTP response with `status`.
+    #[cfg_attr(not(feature = "direct"), allow(dead_code))]
     pub(crate) fn add_status(&self, status: u16) {
         let wanted = u32::from(status);
         for (code, n) in &self.statuses {
@@ -124,6 +125,7 @@ impl KindStats {
 pub struct SenderStats {
     transport: &'static str,
     kinds: [KindStats; 4],
+    panics: AtomicU64,
 }
 
 impl SenderStats {
@@ -131,7 +133,20 @@ impl SenderStats {
         SenderStats {
             transport,
             kinds: std::array::from_fn(|_| KindStats::new(capacity)),
+            panics: AtomicU64::new(0),
         }
+    }
+
+    /// Panics caught on the sender's delivery threads (each batch it hit is
+    /// dropped and counted; the thread goes on).
+    #[must_use]
+    pub fn panics(&self) -> u64 {
+        self.panics.load(Ordering::Relaxed)
+    }
+
+    /// Counts a panic; returns how many there were before.
+    pub(crate) fn add_panic(&self) -> u64 {
+        self.panics.fetch_add(1, Ordering::Relaxed)
     }
 
     /// The transport's name in diagnostic metrics: `proxy`, `direct`, `console`.

@@ -1,6 +1,7 @@
 //! The delivery thread every queued sender runs, and what senders share:
 //! queues, stats, wake-ups, flush and shutdown.
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::{self, JoinHandle, Thread};
@@ -35,11 +36,18 @@ pub(crate) use queued_sender;
 pub(crate) enum Delivery {
     /// All lines delivered.
     Done,
-    /// The first `delivered` lines got through; retry the rest after a pause.
-    Retry { delivered: usize },
+    /// The first `delivered` lines left the queue; retry the rest after a
+    /// pause. The last `in_flight` of them are not delivered yet (a line cut
+    /// by a partial write): the transport counts them, delivered or dropped,
+    /// when their fate is known.
+    Retry { delivered: usize, in_flight: usize },
     /// The batch cannot be delivered now or later: drop it.
     Refused,
 }
+
+/// How long before a flush's deadline a kind waiting out a backoff gets one
+/// more try, so a proxy back from a blip still gets the final report.
+const LAST_TRY_BEFORE_DEADLINE: Duration = Duration::from_millis(250);
 
 /// A transport, driven by the worker thread.
 pub(crate) trait Transport: Send + 'static {
@@ -48,12 +56,21 @@ pub(crate) trait Transport: Send + 'static {
     /// Whether `kind` is still accepted (direct ingestion stops a kind after
     /// 401/403).
     fn accepts(&self, kind: DataKind) -> bool;
-    /// Delivers one batch.
-    fn deliver(&mut self, kind: DataKind, batch: &LineBatch, stats: &SenderStats) -> Delivery;
+    /// Delivers one batch; no I/O may outlast `deadline` (a flush's or
+    /// shutdown's), when there is one.
+    fn deliver(
+        &mut self,
+        kind: DataKind,
+        batch: &LineBatch,
+        stats: &SenderStats,
+        deadline: Option<Instant>,
+    ) -> Delivery;
     /// How long to wait after a failure of `kind` (grows until a success).
     fn backoff(&mut self, kind: DataKind) -> Duration;
     /// Called after a delivery of `kind` succeeds.
     fn recovered(&mut self, kind: DataKind);
+    /// Called when the worker stops: lines still in flight are dropped.
+    fn close(&mut self, _stats: &SenderStats) {}
 }
 
 /// The part of a sender that callers and the worker share.
@@ -67,6 +84,9 @@ pub(crate) struct Shared {
     gave_up: AtomicBool,
     /// Set when the workers have exited (or none could start).
     stopped: AtomicBool,
+    /// The deadline of a flush or shutdown under way: I/O must end by then,
+    /// and kinds waiting out a backoff get one more try just before it.
+    deadline: Mutex<Option<Instant>>,
     /// Workers still running.
     running: AtomicUsize,
     /// The workers, to wake them without a lock.
@@ -83,6 +103,7 @@ impl Shared {
             stopping: AtomicBool::new(false),
             gave_up: AtomicBool::new(false),
             stopped: AtomicBool::new(false),
+            deadline: Mutex::new(None),
             running: AtomicUsize::new(0),
             threads: OnceLock::new(),
             handles: Mutex::new(Vec::new()),
@@ -132,11 +153,16 @@ impl Shared {
 
     pub(crate) fn send(&self, kind: DataKind, batch: LineBatch) {
         let stats = self.stats.kind(kind);
-        if self.stopping.load(Ordering::Acquire) || self.stopped.load(Ordering::Acquire) {
+        if self.stopping.load(Ordering::SeqCst) || self.stopped.load(Ordering::SeqCst) {
             stats.add_dropped(batch.lines() as u64);
             return;
         }
         self.queues[kind.index()].push(batch, stats);
+        // Shutdown may have drained the queues between the check above and
+        // the push: what this call queued is then dropped and counted here.
+        if self.stopped.load(Ordering::SeqCst) {
+            self.drop_backlog();
+        }
         self.wake();
     }
 
@@ -147,8 +173,25 @@ impl Shared {
             .sum()
     }
 
+    fn set_deadline(&self, deadline: Option<Instant>) {
+        if let Ok(mut slot) = self.deadline.lock() {
+            *slot = deadline;
+        }
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        self.deadline.lock().ok().and_then(|d| *d)
+    }
+
     pub(crate) fn flush(&self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
+        self.set_deadline(Some(deadline));
+        let flushed = self.flush_until(deadline);
+        self.set_deadline(None);
+        flushed
+    }
+
+    fn flush_until(&self, deadline: Instant) -> bool {
         self.wake();
         while self.backlog() > 0 {
             if Instant::now() >= deadline || self.stopped.load(Ordering::Acquire) {
@@ -159,24 +202,35 @@ impl Shared {
         true
     }
 
+    /// Flushes until `timeout`, stops the workers and drops what is left.
+    /// Returns by the deadline (plus a few milliseconds): every batch and
+    /// write is bounded by it, and a worker still blocked in a system call
+    /// then is left to finish on its own.
     pub(crate) fn shutdown(&self, timeout: Duration) -> ShutdownReport {
-        if !self.flush(timeout) {
-            // Out of time: the workers must not try each kind once more, as
-            // every attempt can block for a write timeout on a stalled proxy
-            // and `shutdown(timeout)` would overrun by several of them.
+        let deadline = Instant::now() + timeout;
+        self.set_deadline(Some(deadline));
+        if !self.flush_until(deadline) {
+            // Out of time: the workers must not try each kind once more.
             self.gave_up.store(true, Ordering::Release);
         }
-        self.stopping.store(true, Ordering::Release);
+        self.stopping.store(true, Ordering::SeqCst);
         self.wake();
+        // A worker sees `stopping`, drops what is left and exits promptly.
+        let exit_by = deadline.max(Instant::now()) + Duration::from_millis(50);
+        while !self.stopped.load(Ordering::Acquire) && Instant::now() < exit_by {
+            thread::sleep(Duration::from_millis(1));
+        }
         let handles = self
             .handles
             .lock()
             .map(|mut h| std::mem::take(&mut *h))
             .unwrap_or_default();
         for handle in handles {
-            // A worker sees `stopping`, drops what is left and exits
-            // promptly: its waits are short and its I/O has timeouts.
-            let _ = handle.join();
+            if handle.is_finished() {
+                let _ = handle.join();
+            }
+            // Else it is blocked in a system call past every timeout: it is
+            // detached, and counts its batch when the call returns.
         }
         self.drop_backlog();
         ShutdownReport {
@@ -200,24 +254,29 @@ impl Shared {
 
 /// The delivery loop of one worker: each of its kinds in turn, one batch at
 /// a time, with a pause per kind after a failure; wakes on new data or every
-/// `interval`.
+/// `interval`. A panic in a transport is caught, counted and logged once; its
+/// batch is dropped and counted, and the loop goes on.
 fn run(shared: &Shared, mut transport: impl Transport, kinds: &[DataKind], interval: Duration) {
     let mut pending: [Option<LineBatch>; 4] = Default::default();
     let mut resume_at: [Option<Instant>; 4] = [None; 4];
     loop {
-        let stopping = shared.stopping.load(Ordering::Acquire);
+        let stopping = shared.stopping.load(Ordering::SeqCst);
+        let deadline = shared.deadline();
         let mut next_wake = interval;
         for &kind in kinds {
             if shared.gave_up.load(Ordering::Acquire) {
                 // Shutdown is out of time (checked before each kind, since
-                // each may block for a write timeout): deliver nothing more;
+                // each may block until the deadline): deliver nothing more;
                 // `pending` is dropped below, the queues by `shutdown`.
                 break;
             }
             let i = kind.index();
-            let queue = &shared.queues[i];
-            let stats = shared.stats.kind(kind);
             if let Some(at) = resume_at[i] {
+                // A flush under way: one more try just before its deadline.
+                let at = match deadline.and_then(|d| d.checked_sub(LAST_TRY_BEFORE_DEADLINE)) {
+                    Some(last_try) => at.min(last_try),
+                    None => at,
+                };
                 let now = Instant::now();
                 if now < at && !stopping {
                     next_wake = next_wake.min(at - now);
@@ -225,44 +284,16 @@ fn run(shared: &Shared, mut transport: impl Transport, kinds: &[DataKind], inter
                 }
                 resume_at[i] = None;
             }
-            while let Some(batch) = pending[i]
-                .take()
-                .or_else(|| queue.pop_up_to(transport.max_batch()))
-            {
-                if !transport.accepts(kind) {
-                    stats.add_dropped(batch.lines() as u64);
-                    queue.done(batch.lines(), stats);
-                    continue;
-                }
-                match transport.deliver(kind, &batch, &shared.stats) {
-                    Delivery::Done => {
-                        stats.add_valid(batch.lines() as u64);
-                        queue.done(batch.lines(), stats);
-                        transport.recovered(kind);
-                    }
-                    Delivery::Refused => {
-                        stats.add_dropped(batch.lines() as u64);
-                        queue.done(batch.lines(), stats);
-                    }
-                    Delivery::Retry { delivered } => {
-                        let mut rest = batch;
-                        let sent = rest.split_lines(delivered);
-                        stats.add_valid(sent.lines() as u64);
-                        queue.done(sent.lines(), stats);
-                        stats.add_report_error();
-                        if stopping {
-                            // No more retries once stopping: count what is left.
-                            stats.add_dropped(rest.lines() as u64);
-                            queue.done(rest.lines(), stats);
-                        } else {
-                            pending[i] = Some(rest);
-                            let pause = transport.backoff(kind);
-                            resume_at[i] = Some(Instant::now() + pause);
-                            next_wake = next_wake.min(pause);
-                        }
-                        break;
-                    }
-                }
+            if let Some(pause) = deliver_kind(
+                shared,
+                &mut transport,
+                kind,
+                &mut pending[i],
+                stopping,
+                deadline,
+            ) {
+                resume_at[i] = Some(Instant::now() + pause);
+                next_wake = next_wake.min(pause);
             }
         }
         if stopping {
@@ -273,13 +304,89 @@ fn run(shared: &Shared, mut transport: impl Transport, kinds: &[DataKind], inter
                     shared.queues[i].done(batch.lines(), stats);
                 }
             }
+            transport.close(&shared.stats);
             if shared.running.fetch_sub(1, Ordering::AcqRel) == 1 {
-                shared.stopped.store(true, Ordering::Release);
+                shared.stopped.store(true, Ordering::SeqCst);
             }
             return;
         }
+        // A transport that parks this thread itself (reqwest's blocking
+        // client does) may have taken the wake-up `shutdown` gave: look again
+        // before sleeping.
+        if shared.stopping.load(Ordering::SeqCst) {
+            continue;
+        }
         thread::park_timeout(next_wake);
     }
+}
+
+/// Delivers `kind`'s pending batch, then its queue, until it is empty or a
+/// delivery fails; returns the pause before the next try after a failure.
+fn deliver_kind(
+    shared: &Shared,
+    transport: &mut impl Transport,
+    kind: DataKind,
+    pending: &mut Option<LineBatch>,
+    stopping: bool,
+    deadline: Option<Instant>,
+) -> Option<Duration> {
+    let queue = &shared.queues[kind.index()];
+    let stats = shared.stats.kind(kind);
+    while let Some(batch) = pending
+        .take()
+        .or_else(|| queue.pop_up_to(transport.max_batch()))
+    {
+        if !transport.accepts(kind) {
+            stats.add_dropped(batch.lines() as u64);
+            queue.done(batch.lines(), stats);
+            continue;
+        }
+        let delivery = catch_unwind(AssertUnwindSafe(|| {
+            transport.deliver(kind, &batch, &shared.stats, deadline)
+        }));
+        match delivery {
+            Ok(Delivery::Done) => {
+                stats.add_valid(batch.lines() as u64);
+                queue.done(batch.lines(), stats);
+                transport.recovered(kind);
+            }
+            Ok(Delivery::Refused) => {
+                stats.add_dropped(batch.lines() as u64);
+                queue.done(batch.lines(), stats);
+            }
+            Ok(Delivery::Retry {
+                delivered,
+                in_flight,
+            }) => {
+                let mut rest = batch;
+                let sent = rest.split_lines(delivered);
+                stats.add_valid(sent.lines().saturating_sub(in_flight) as u64);
+                queue.done(sent.lines(), stats);
+                stats.add_report_error();
+                if stopping {
+                    // No more retries once stopping: count what is left.
+                    stats.add_dropped(rest.lines() as u64);
+                    queue.done(rest.lines(), stats);
+                    return None;
+                }
+                *pending = Some(rest);
+                return Some(transport.backoff(kind));
+            }
+            Err(panic) => {
+                if shared.stats.add_panic() == 0 {
+                    log::warn!(
+                        "Wavefront {} sender: delivering {kind:?} panicked ({}); the batch is dropped and delivery goes on",
+                        shared.stats.transport(),
+                        crate::lifecycle::panic_message(&*panic)
+                    );
+                }
+                stats.add_dropped(batch.lines() as u64);
+                queue.done(batch.lines(), stats);
+                return Some(transport.backoff(kind));
+            }
+        }
+    }
+    None
 }
 
 /// Exponential backoff with jitter: 100 ms doubling to 30 s, each pause
@@ -292,9 +399,12 @@ pub(crate) struct Backoff {
 
 impl Default for Backoff {
     fn default() -> Self {
-        let seed = Instant::now().elapsed().as_nanos() as u64
-            ^ std::process::id() as u64
-            ^ 0x9e37_79b9_7f4a_7c15;
+        // Seeded from the OS (through std's hasher keys), so containers whose
+        // app is PID 1 do not all retry in step.
+        use std::hash::{BuildHasher, Hasher};
+        let seed = std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish();
         Backoff {
             step: Self::FIRST,
             seed: seed | 1,

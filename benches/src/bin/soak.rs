@@ -1,0 +1,204 @@
+//! The soak: the Shirts app (axum) under load for a few minutes while its
+//! proxy flaps, then a report of what was served, sent and dropped, and of
+//! the process's memory over time.
+//!
+//! ```sh
+//! cargo run --release -p wavefront-benches --bin soak            # 5 minutes
+//! cargo run --release -p wavefront-benches --bin soak -- 60      # 60 seconds
+//! ```
+//!
+//! The proxy (the testkit's strict receiver on 127.0.0.1) goes away for 2 s
+//! of every 20: it closes its connections and refuses new ones. The SDK must
+//! queue meanwhile and drop nothing below its queue caps (50,000 lines per
+//! kind: at about 17,000 requests a second, 2 s of spans fit). Lines already
+//! written into a socket the proxy then closes are lost, as raw TCP has no
+//! acknowledgements: the report shows them as delivered but not received. Clients are 4 threads with keep-alive
+//! connections, each bounded by the run's duration. Everything stays on
+//! loopback.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use wavefront_core::registry::Registry;
+use wavefront_core::reporter::Reporter;
+use wavefront_core::sender::{DataKind, ProxySender, Sender};
+use wavefront_core::ApplicationTags;
+use wavefront_testkit::receiver::Receiver;
+
+/// Resident set size of this process, in KiB.
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|p| p.parse::<u64>().ok())
+        })
+        .map_or(0, |pages| pages * 4)
+}
+
+/// Requests on one keep-alive connection until `stop`; returns how many
+/// were answered.
+fn client(addr: SocketAddr, worker: usize, stop: &AtomicBool) -> u64 {
+    let mut served = 0;
+    'connect: while !stop.load(Ordering::Relaxed) {
+        let Ok(stream) = TcpStream::connect(addr) else {
+            thread::sleep(Duration::from_millis(10));
+            continue;
+        };
+        stream.set_read_timeout(Some(Duration::from_secs(5))).ok();
+        stream.set_nodelay(true).ok();
+        let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+        let mut writer = stream;
+        let mut i = 0u64;
+        while !stop.load(Ordering::Relaxed) {
+            i += 1;
+            // Mostly the make route; now and then an error and a 404.
+            let path = match i % 50 {
+                0 => "/bad-gateway".to_owned(),
+                1 => format!("/no/such/{i}"),
+                _ => format!("/style/w{worker}-{}/make", i % 97),
+            };
+            if write!(writer, "GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n").is_err() {
+                continue 'connect;
+            }
+            let mut length = 0usize;
+            let mut line = String::new();
+            loop {
+                line.clear();
+                match reader.read_line(&mut line) {
+                    Ok(0) | Err(_) => continue 'connect,
+                    Ok(_) if line == "\r\n" => break,
+                    Ok(_) => {
+                        let lower = line.to_ascii_lowercase();
+                        if let Some(v) = lower.strip_prefix("content-length:") {
+                            length = v.trim().parse().unwrap_or(0);
+                        }
+                    }
+                }
+            }
+            let mut body = vec![0u8; length];
+            if reader.read_exact(&mut body).is_err() {
+                continue 'connect;
+            }
+            served += 1;
+        }
+    }
+    served
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let seconds: u64 = std::env::args()
+        .nth(1)
+        .map(|s| s.parse())
+        .transpose()?
+        .unwrap_or(300);
+    let run_for = Duration::from_secs(seconds);
+    let receiver = Receiver::start()?;
+    let sender = Arc::new(
+        ProxySender::builder("127.0.0.1")
+            .metrics_port(receiver.metrics_addr().port())
+            .tracing_port(receiver.tracing_addr().port())
+            .build(),
+    );
+    let tags = ApplicationTags::builder("Ordering", "styling").build()?;
+    let reporter = Reporter::builder(Registry::new(), sender.clone(), tags)
+        .interval(Duration::from_secs(5))
+        .start();
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
+    let addr = listener.local_addr()?;
+    let (stop_server, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = runtime.spawn(example_axum::serve(listener, &reporter, async {
+        stopped.await.unwrap_or(())
+    }));
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let served = Arc::new(AtomicU64::new(0));
+    let clients: Vec<_> = (0..4)
+        .map(|worker| {
+            let (stop, served) = (Arc::clone(&stop), Arc::clone(&served));
+            thread::spawn(move || served.fetch_add(client(addr, worker, &stop), Ordering::Relaxed))
+        })
+        .collect();
+
+    let started = Instant::now();
+    let mut samples = Vec::new();
+    let mut flaps = 0;
+    // The receiver keeps what it got; take it every pass so the process's
+    // memory is the app's and the SDK's, not the receiver's.
+    let (mut received, mut rejected) = (0usize, 0usize);
+    let drain = |receiver: &Receiver, received: &mut usize, rejected: &mut usize| {
+        for line in receiver.take_received() {
+            *received += 1;
+            *rejected += usize::from(line.parsed.is_err());
+        }
+    };
+    println!("soak: {seconds} s, proxy down 2 s of every 20");
+    while started.elapsed() < run_for {
+        let second = started.elapsed().as_secs();
+        let down = second % 20 >= 18;
+        if down != receiver.faults().refusing_connections() {
+            receiver.faults().set_close_after_bytes(down.then_some(0));
+            receiver.faults().set_refuse_connections(down);
+            flaps += usize::from(down);
+        }
+        if second % 10 == 0 && samples.last().is_none_or(|&(s, _)| s != second) {
+            samples.push((second, rss_kib()));
+            println!("  {second:>4} s  rss {:>7} KiB", rss_kib());
+        }
+        drain(&receiver, &mut received, &mut rejected);
+        thread::sleep(Duration::from_millis(200));
+    }
+    stop.store(true, Ordering::Relaxed);
+    receiver.faults().set_close_after_bytes(None);
+    receiver.faults().set_refuse_connections(false);
+    for client in clients {
+        let _ = client.join();
+    }
+    let _ = stop_server.send(());
+    let _ = runtime.block_on(server);
+    let report = reporter.shutdown(Duration::from_secs(10));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while received < report.delivered as usize && Instant::now() < deadline {
+        drain(&receiver, &mut received, &mut rejected);
+        thread::sleep(Duration::from_millis(50));
+    }
+
+    let served = served.load(Ordering::Relaxed);
+    println!(
+        "requests served      {served} ({:.0}/s)",
+        served as f64 / run_for.as_secs_f64()
+    );
+    println!("proxy outages        {flaps} (2 s each)");
+    for kind in DataKind::ALL {
+        let k = sender.stats().kind(kind);
+        println!(
+            "{:<20} sent {:>9}  dropped {:>6}  errors {:>5}",
+            format!("{kind:?}"),
+            k.valid(),
+            k.dropped(),
+            k.report_errors()
+        );
+    }
+    println!("lines received       {received}");
+    println!("rejected by parser   {rejected}");
+    let peak = samples.iter().map(|&(_, kib)| kib).max().unwrap_or(0);
+    let half = samples.len() / 2;
+    let mean = |s: &[(u64, u64)]| s.iter().map(|&(_, k)| k).sum::<u64>() / s.len().max(1) as u64;
+    println!(
+        "rss                  peak {peak} KiB; mean {} KiB first half, {} KiB second half",
+        mean(&samples[..half]),
+        mean(&samples[half..])
+    );
+    println!("delivered {} dropped {}", report.delivered, report.dropped);
+    Ok(())
+}
