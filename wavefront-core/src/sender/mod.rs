@@ -47,6 +47,7 @@ pub use console::ConsoleSender;
 #[cfg(feature = "direct")]
 pub use direct::{DirectSender, DirectSenderBuilder, MAX_LINES_PER_REQUEST};
 pub use proxy::{ProxySender, ProxySenderBuilder, DEFAULT_METRICS_PORT, DEFAULT_TRACING_PORT};
+pub use queue::DEFAULT_QUEUE_BYTES;
 pub use stats::{KindStats, SenderStats};
 
 use crate::WireError;

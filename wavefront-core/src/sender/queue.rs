@@ -1,5 +1,5 @@
-//! The bounded queue of one kind: lock-free, sized in lines, memory taken
-//! only for what is queued.
+//! The bounded queue of one kind: lock-free, sized in lines and in bytes,
+//! memory taken only for what is queued.
 
 use std::sync::atomic::Ordering;
 
@@ -7,15 +7,44 @@ use crossbeam_queue::SegQueue;
 
 use super::{KindStats, LineBatch};
 
-#[derive(Debug, Default)]
+/// Most bytes each kind's queue holds (about 50,000 lines of 1 KB): lines are
+/// capped in count and in bytes, as a client can make lines long (a span's
+/// URL, a span log's message).
+pub const DEFAULT_QUEUE_BYTES: usize = 48 * 1024 * 1024;
+
+#[derive(Debug)]
 pub(crate) struct LineQueue {
     batches: SegQueue<LineBatch>,
+    max_bytes: usize,
+}
+
+impl Default for LineQueue {
+    fn default() -> Self {
+        LineQueue::with_max_bytes(DEFAULT_QUEUE_BYTES)
+    }
 }
 
 impl LineQueue {
-    /// Queues as many whole lines of `batch` as fit; the rest is dropped and
-    /// counted. Never blocks.
+    pub(crate) fn with_max_bytes(max_bytes: usize) -> Self {
+        LineQueue {
+            batches: SegQueue::new(),
+            max_bytes,
+        }
+    }
+
+    /// Queues as many whole lines of `batch` as fit in lines and in bytes;
+    /// the rest is dropped and counted. Never blocks. (Concurrent pushes may
+    /// pass the byte budget by a batch each; the line cap is exact.)
     pub(crate) fn push(&self, mut batch: LineBatch, stats: &KindStats) {
+        let room = self
+            .max_bytes
+            .saturating_sub(stats.queued_bytes_counter().load(Ordering::Relaxed));
+        if batch.text().len() > room {
+            let fitting = lines_within(batch.text(), room);
+            let over = batch.lines() - fitting;
+            batch = batch.split_lines(fitting);
+            stats.add_dropped(over as u64);
+        }
         let queued = stats.queued();
         let mut current = queued.load(Ordering::Relaxed);
         let take = loop {
@@ -36,6 +65,9 @@ impl LineQueue {
             batch = batch.split_lines(take);
         }
         if !batch.is_empty() {
+            stats
+                .queued_bytes_counter()
+                .fetch_add(batch.text().len(), Ordering::AcqRel);
             self.batches.push(batch);
         }
     }
@@ -76,10 +108,21 @@ impl LineQueue {
         self.batches.push(batch);
     }
 
-    /// Lines handled (delivered or dropped): frees their room.
-    pub(crate) fn done(&self, lines: usize, stats: &KindStats) {
-        stats.queued().fetch_sub(lines, Ordering::AcqRel);
+    /// A batch handled (delivered or dropped): frees its room.
+    pub(crate) fn done(&self, batch: &LineBatch, stats: &KindStats) {
+        stats.queued().fetch_sub(batch.lines(), Ordering::AcqRel);
+        stats
+            .queued_bytes_counter()
+            .fetch_sub(batch.text().len(), Ordering::AcqRel);
     }
+}
+
+/// How many whole lines at the start of `text` fit in `bytes`.
+fn lines_within(text: &str, bytes: usize) -> usize {
+    text.as_bytes()[..bytes.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
 }
 
 impl LineBatch {
@@ -116,8 +159,24 @@ mod tests {
         let all = q.pop_up_to(100).unwrap();
         assert_eq!(all.lines(), 10);
         assert!(all.text().ends_with("m 1 source=h\n"));
-        q.done(all.lines(), kind);
+        q.done(&all, kind);
         assert_eq!(kind.remaining_capacity(), 10);
+    }
+
+    #[test]
+    fn bytes_are_capped_too() {
+        let stats = SenderStats::new("test", 1_000);
+        let kind = stats.kind(DataKind::Points);
+        let q = LineQueue::with_max_bytes(100);
+        let b = batch(20); // "m i source=h\n": 13 or 14 bytes a line
+        let bytes = b.text().len();
+        q.push(b, kind);
+        assert!(kind.queued_bytes() <= 100, "{}", kind.queued_bytes());
+        assert_eq!(kind.queue_size() as u64 + kind.dropped(), 20);
+        assert!(kind.dropped() > 0 && bytes > 100);
+        let all = q.pop_up_to(100).unwrap();
+        q.done(&all, kind);
+        assert_eq!((kind.queue_size(), kind.queued_bytes()), (0, 0));
     }
 
     #[test]

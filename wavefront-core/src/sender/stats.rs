@@ -17,6 +17,7 @@ pub struct KindStats {
     report_errors: AtomicU64,
     queued: AtomicUsize,
     capacity: usize,
+    queued_bytes: AtomicUsize,
     statuses: [(AtomicU32, AtomicU64); STATUS_SLOTS],
 }
 
@@ -29,6 +30,7 @@ impl KindStats {
             report_errors: AtomicU64::new(0),
             queued: AtomicUsize::new(0),
             capacity,
+            queued_bytes: AtomicUsize::new(0),
             statuses: std::array::from_fn(|_| (AtomicU32::new(0), AtomicU64::new(0))),
         }
     }
@@ -104,6 +106,16 @@ impl KindStats {
 
     pub(crate) fn capacity(&self) -> usize {
         self.capacity
+    }
+
+    /// Bytes of the lines waiting in the queue.
+    #[must_use]
+    pub fn queued_bytes(&self) -> usize {
+        self.queued_bytes.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn queued_bytes_counter(&self) -> &AtomicUsize {
+        &self.queued_bytes
     }
 
     /// Counts one HTTP response with `status`.

@@ -246,7 +246,7 @@ impl Shared {
             let stats = self.stats.kind(kind);
             while let Some(batch) = queue.pop() {
                 stats.add_dropped(batch.lines() as u64);
-                queue.done(batch.lines(), stats);
+                queue.done(&batch, stats);
             }
         }
     }
@@ -301,7 +301,7 @@ fn run(shared: &Shared, mut transport: impl Transport, kinds: &[DataKind], inter
                 if let Some(batch) = batch.take() {
                     let stats = shared.stats.kind(DataKind::ALL[i]);
                     stats.add_dropped(batch.lines() as u64);
-                    shared.queues[i].done(batch.lines(), stats);
+                    shared.queues[i].done(&batch, stats);
                 }
             }
             transport.close(&shared.stats);
@@ -338,7 +338,7 @@ fn deliver_kind(
     {
         if !transport.accepts(kind) {
             stats.add_dropped(batch.lines() as u64);
-            queue.done(batch.lines(), stats);
+            queue.done(&batch, stats);
             continue;
         }
         let delivery = catch_unwind(AssertUnwindSafe(|| {
@@ -347,12 +347,12 @@ fn deliver_kind(
         match delivery {
             Ok(Delivery::Done) => {
                 stats.add_valid(batch.lines() as u64);
-                queue.done(batch.lines(), stats);
+                queue.done(&batch, stats);
                 transport.recovered(kind);
             }
             Ok(Delivery::Refused) => {
                 stats.add_dropped(batch.lines() as u64);
-                queue.done(batch.lines(), stats);
+                queue.done(&batch, stats);
             }
             Ok(Delivery::Retry {
                 delivered,
@@ -361,12 +361,12 @@ fn deliver_kind(
                 let mut rest = batch;
                 let sent = rest.split_lines(delivered);
                 stats.add_valid(sent.lines().saturating_sub(in_flight) as u64);
-                queue.done(sent.lines(), stats);
+                queue.done(&sent, stats);
                 stats.add_report_error();
                 if stopping {
                     // No more retries once stopping: count what is left.
                     stats.add_dropped(rest.lines() as u64);
-                    queue.done(rest.lines(), stats);
+                    queue.done(&rest, stats);
                     return None;
                 }
                 *pending = Some(rest);
@@ -381,7 +381,7 @@ fn deliver_kind(
                     );
                 }
                 stats.add_dropped(batch.lines() as u64);
-                queue.done(batch.lines(), stats);
+                queue.done(&batch, stats);
                 return Some(transport.backoff(kind));
             }
         }
