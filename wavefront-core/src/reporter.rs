@@ -461,12 +461,17 @@ impl State {
     /// reporter goes on.
     fn guarded(&self, work: impl FnOnce()) {
         if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)) {
-            if self.panics.fetch_add(1, Ordering::Relaxed) == 0 {
-                log::warn!(
-                    "Wavefront reporter: a report panicked ({}); reporting goes on",
-                    crate::lifecycle::panic_message(&*panic)
-                );
-            }
+            self.caught("a report", &*panic);
+        }
+    }
+
+    /// Counts a panic caught on the reporting thread; the first is logged.
+    fn caught(&self, what: &str, panic: &(dyn std::any::Any + Send)) {
+        if self.panics.fetch_add(1, Ordering::Relaxed) == 0 {
+            log::warn!(
+                "Wavefront reporter: {what} panicked ({}); reporting goes on",
+                crate::lifecycle::panic_message(panic)
+            );
         }
     }
 
@@ -546,9 +551,18 @@ impl State {
                 Metric::Gauge(g) => points
                     .push_with(|b| template.write(b, g.value(), Some(now_s)))
                     .is_ok(),
-                Metric::FunctionGauge(g) => points
-                    .push_with(|b| template.write(b, g.value(), Some(now_s)))
-                    .is_ok(),
+                // The user's function: a panic in it skips this point only.
+                Metric::FunctionGauge(g) => {
+                    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| g.value())) {
+                        Ok(value) => points
+                            .push_with(|b| template.write(b, value, Some(now_s)))
+                            .is_ok(),
+                        Err(panic) => {
+                            self.caught(&format!("the function gauge {:?}", entry.name()), &*panic);
+                            true
+                        }
+                    }
+                }
                 Metric::DeltaCounter(d) => {
                     let value = d.take();
                     points

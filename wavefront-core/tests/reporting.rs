@@ -621,3 +621,32 @@ fn red_metrics_and_their_heartbeats_come_from_every_span() {
         .sum();
     assert_eq!(discarded, 3.0);
 }
+
+#[test]
+fn a_panicking_function_gauge_skips_its_point_only_and_is_counted() {
+    let tags = ApplicationTags::builder("app", "svc").build().unwrap();
+    let mut s = Setup::new(tags, &[], 1_000);
+    s.first_report();
+    s.registry
+        .function_gauge("pool.size", NO_TAGS, || panic!("the pool is gone"));
+    s.registry.counter("orders.count", NO_TAGS).inc();
+    for report in 1..=3u32 {
+        s.clock.advance_ms(60_000);
+        s.reporter.report_now();
+        let lines = s.next_lines();
+        assert!(
+            lines.iter().any(|l| l.starts_with("\"orders.count\" 1.0")),
+            "report {report}: {lines:#?}"
+        );
+        assert!(!lines.iter().any(|l| l.contains("pool.size")));
+        // One panic a report, each counted (the delta since the last report).
+        let panics = lines
+            .iter()
+            .find(|l| l.starts_with("\"∆~sdk.rust.core.reporter.panics.count\""))
+            .unwrap_or_else(|| panic!("report {report}: {lines:#?}"));
+        assert!(
+            panics.starts_with("\"∆~sdk.rust.core.reporter.panics.count\" 1.0"),
+            "{panics}"
+        );
+    }
+}
