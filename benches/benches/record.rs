@@ -1,6 +1,7 @@
 //! Cost of recording into a counter, a delta counter and a histogram, from 1
-//! thread and from 2 threads at once (per record, per thread), and of one
-//! report cycle over 10,000 series.
+//! thread and from 2 threads at once (per record, per thread), of reading a
+//! thread's CPU time (the perf-sequence reading and the system call), and of
+//! one report cycle over 10,000 series.
 //!
 //! Run: `cargo bench -p wavefront-benches --bench record`.
 
@@ -128,5 +129,17 @@ fn report_cycle(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, record, report_cycle);
+fn cpu_clock(c: &mut Criterion) {
+    let mut group = c.benchmark_group("cpu");
+    println!("clock source: {:?}", wavefront_core::cpu::clock_source());
+    group.bench_function("thread_time_ns", |b| {
+        b.iter(|| black_box(wavefront_core::cpu::thread_time_ns()))
+    });
+    group.bench_function("thread_time_ns_syscall", |b| {
+        b.iter(|| black_box(wavefront_core::cpu::thread_time_ns_syscall()))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, record, cpu_clock, report_cycle);
 criterion_main!(benches);

@@ -69,6 +69,27 @@ pub enum WireError {
     NonPositiveDelta,
     /// A histogram has no centroid with a positive count.
     EmptyHistogram,
+    /// More tags than the proxy accepts: 100 point tags (`WF-410`), 20 span
+    /// tags (`WF-430`).
+    TooManyTags {
+        /// The tags given (for spans, with `_spanLogs`).
+        count: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A span tag key longer than the proxy's 128 UTF-16 units (`WF-432`).
+    TagKeyTooLong {
+        /// The tag key.
+        key: String,
+        /// Its length in UTF-16 units.
+        len: usize,
+    },
+    /// A timestamp, start or duration above `i64::MAX`, which the proxy
+    /// cannot read.
+    TimestampOutOfRange {
+        /// The value.
+        value: u64,
+    },
 }
 
 impl fmt::Display for WireError {
@@ -94,6 +115,16 @@ impl fmt::Display for WireError {
             WireError::NonFiniteValue => f.write_str("value is NaN or infinite"),
             WireError::NonPositiveDelta => f.write_str("delta counter value is zero or negative"),
             WireError::EmptyHistogram => f.write_str("histogram has no centroid with a positive count"),
+            WireError::TooManyTags { count, max } => {
+                write!(f, "{count} tags, at most {max} are allowed")
+            }
+            WireError::TagKeyTooLong { key, len } => write!(
+                f,
+                "span tag key {key:?} is {len} UTF-16 units long, at most 128 are allowed"
+            ),
+            WireError::TimestampOutOfRange { value } => {
+                write!(f, "timestamp {value} is beyond what the proxy can read")
+            }
         }
     }
 }

@@ -49,7 +49,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::mpsc::{self, TryRecvError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -208,6 +208,9 @@ impl ReporterBuilder {
             .name("wavefront-reporter".into())
             .spawn(move || worker.run(interval, &stopped))
             .ok();
+        if let Some(thread) = &thread {
+            state.tracer.wake_on_batch(thread.thread().clone());
+        }
         Reporter {
             state,
             stop: Mutex::new(Some(stop)),
@@ -347,6 +350,9 @@ impl Reporter {
             let deadline = Instant::now() + timeout;
             let _ = stop.send(timeout);
             let thread = self.thread.lock().ok().and_then(|mut t| t.take());
+            if let Some(thread) = &thread {
+                thread.thread().unpark();
+            }
             match thread {
                 Some(thread) => {
                     // Its last report is bounded by `timeout` (formatting,
@@ -428,29 +434,32 @@ impl State {
     fn run(&self, interval: Duration, stop: &mpsc::Receiver<Duration>) {
         let later = |from: Instant| from.checked_add(interval).unwrap_or(from + MAX_WAIT);
         let mut next_report = later(Instant::now());
+        let mut next_spans = Instant::now() + SPAN_FLUSH_INTERVAL;
         self.guarded(|| self.report(false));
         loop {
-            let now = Instant::now();
-            let wait = next_report
-                .saturating_duration_since(now)
-                .min(SPAN_FLUSH_INTERVAL);
-            match stop.recv_timeout(wait) {
+            match stop.try_recv() {
                 Ok(timeout) => return self.guarded(|| self.finish(timeout)),
-                Err(RecvTimeoutError::Disconnected) => {
+                Err(TryRecvError::Disconnected) => {
                     return self.guarded(|| self.finish(DROP_TIMEOUT))
                 }
-                Err(RecvTimeoutError::Timeout) => {
-                    let now = Instant::now();
-                    if now >= next_report {
-                        self.guarded(|| self.report(false));
-                        next_report = later(next_report);
-                        if next_report < now {
-                            next_report = later(now); // fell behind: skip, do not burst
-                        }
-                    } else {
-                        self.guarded(|| self.send_spans());
-                    }
+                Err(TryRecvError::Empty) => {}
+            }
+            let now = Instant::now();
+            if now >= next_report {
+                self.guarded(|| self.report(false));
+                next_report = later(next_report);
+                if next_report < now {
+                    next_report = later(now); // fell behind: skip, do not burst
                 }
+                next_spans = now + SPAN_FLUSH_INTERVAL;
+            } else if now >= next_spans || self.tracer.batch_ready() {
+                // Every second, and whenever a batch of spans is waiting, so
+                // a high request rate never fills the tracer's queue.
+                self.guarded(|| self.send_spans());
+                next_spans = now + SPAN_FLUSH_INTERVAL;
+            } else {
+                // Woken by a full batch of spans, a shutdown, or the time.
+                std::thread::park_timeout(next_report.min(next_spans) - now);
             }
         }
     }

@@ -650,3 +650,44 @@ fn a_panicking_function_gauge_skips_its_point_only_and_is_counted() {
         );
     }
 }
+
+#[test]
+fn spans_flow_to_the_sender_as_batches_fill_not_only_every_second() {
+    let receiver = Receiver::start().unwrap();
+    let sender: Arc<dyn Sender> = Arc::new(
+        ProxySender::builder("127.0.0.1")
+            .metrics_port(receiver.metrics_addr().port())
+            .tracing_port(receiver.tracing_addr().port())
+            .build(),
+    );
+    let tags = ApplicationTags::builder("app", "svc").build().unwrap();
+    let reporter = Reporter::builder(Registry::new(), sender, tags)
+        .interval(Duration::from_secs(3600))
+        .red_metrics(false)
+        .tracer(|t| t.queue_capacity(5_000))
+        .start();
+    let tracer = reporter.tracer().clone();
+    // 30 batches, each waited on until the reporter has taken it: sent as
+    // batches fill, that takes milliseconds a batch; sent only on the
+    // one-second tick, it would take 30 seconds.
+    let started = Instant::now();
+    for batch in 0..30 {
+        for i in 0..1_000 {
+            tracer
+                .span(format!("op{}", (batch * 1_000 + i) % 7))
+                .start()
+                .finish();
+        }
+        let waiting = Instant::now();
+        while tracer.queue_size() >= 1_000 {
+            assert!(waiting.elapsed() < WAIT, "batch {batch} was never taken");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+    let spent = started.elapsed();
+    assert!(spent < Duration::from_secs(10), "30 batches took {spent:?}");
+    assert_eq!(tracer.dropped(), 0);
+    let report = reporter.shutdown(WAIT);
+    assert_eq!(report.dropped, 0);
+    assert!(receiver.wait_until(WAIT, |r| r.spans().len() == 30_000));
+}

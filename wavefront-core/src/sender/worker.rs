@@ -49,6 +49,10 @@ pub(crate) enum Delivery {
 /// more try, so a proxy back from a blip still gets the final report.
 const LAST_TRY_BEFORE_DEADLINE: Duration = Duration::from_millis(250);
 
+/// The longest pause between tries while a kind's queue is more than half
+/// full, whatever the backoff has grown to.
+const EXPEDITED_RETRY: Duration = Duration::from_millis(250);
+
 /// A transport, driven by the worker thread.
 pub(crate) trait Transport: Send + 'static {
     /// Largest batch handed to `deliver`, in lines.
@@ -292,6 +296,14 @@ fn run(shared: &Shared, mut transport: impl Transport, kinds: &[DataKind], inter
                 stopping,
                 deadline,
             ) {
+                // A queue more than half full cannot wait out a long backoff
+                // without overflowing: retry soon while it is.
+                let stats = shared.stats.kind(kind);
+                let pause = if stats.queue_size() * 2 > stats.capacity() {
+                    pause.min(EXPEDITED_RETRY)
+                } else {
+                    pause
+                };
                 resume_at[i] = Some(Instant::now() + pause);
                 next_wake = next_wake.min(pause);
             }

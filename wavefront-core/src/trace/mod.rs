@@ -47,7 +47,7 @@ use std::cell::Cell;
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crossbeam_queue::SegQueue;
@@ -314,7 +314,13 @@ struct TracerInner {
     capacity: usize,
     received: AtomicU64,
     dropped: AtomicU64,
+    /// Woken each time [`SPAN_BATCH`] more spans are queued (the reporter).
+    waker: OnceLock<std::thread::Thread>,
 }
+
+/// Spans that make a batch: the reporter is woken to send them at once
+/// rather than at its next one-second tick.
+pub const SPAN_BATCH: usize = 1_000;
 
 /// Creates spans and collects them when they finish; cheap to clone.
 #[derive(Clone)]
@@ -498,6 +504,7 @@ impl TracerBuilder {
             capacity: self.capacity,
             received: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
+            waker: OnceLock::new(),
         }))
     }
 }
@@ -598,12 +605,28 @@ impl Tracer {
     fn push(&self, span: FinishedSpan) {
         let inner = &*self.0;
         inner.received.fetch_add(1, Ordering::Relaxed);
-        if inner.queued.fetch_add(1, Ordering::AcqRel) >= inner.capacity {
+        let queued = inner.queued.fetch_add(1, Ordering::AcqRel);
+        if queued >= inner.capacity {
             inner.queued.fetch_sub(1, Ordering::AcqRel);
             inner.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
         inner.queue.push(span);
+        if (queued + 1) % SPAN_BATCH == 0 {
+            if let Some(reporter) = inner.waker.get() {
+                reporter.unpark();
+            }
+        }
+    }
+
+    /// Wakes `thread` whenever a batch of spans is waiting.
+    pub(crate) fn wake_on_batch(&self, thread: std::thread::Thread) {
+        let _ = self.0.waker.set(thread);
+    }
+
+    /// Whether a batch of spans is waiting.
+    pub(crate) fn batch_ready(&self) -> bool {
+        self.0.queued.load(Ordering::Acquire) >= SPAN_BATCH
     }
 
     /// Takes every finished span waiting to be sent (the reporter does this).

@@ -38,6 +38,23 @@ pub const MAX_NAME_LEN: usize = 1023;
 /// Longest span operation name, in UTF-16 units.
 pub const MAX_SPAN_NAME_LEN: usize = 128;
 
+/// Most point tags the proxy accepts (`WF-410`).
+pub const MAX_POINT_TAGS: usize = 100;
+/// Most span tags the proxy accepts (`WF-430`), `_spanLogs` included.
+pub const MAX_SPAN_TAGS: usize = 20;
+/// Longest span tag key, in UTF-16 units (`WF-432`).
+pub const MAX_SPAN_TAG_KEY_LEN: usize = 128;
+
+/// Appends a timestamp (or a span's start or duration) the proxy can read:
+/// it parses a Java `long`.
+fn push_timestamp(out: &mut String, value: u64) -> Result<(), WireError> {
+    if i64::try_from(value).is_err() {
+        return Err(WireError::TimestampOutOfRange { value });
+    }
+    push_u64(out, value);
+    Ok(())
+}
+
 /// The largest count one centroid can carry (the proxy's `Integer.parseInt`).
 const MAX_CENTROID_COUNT: u64 = i32::MAX as u64;
 
@@ -138,6 +155,12 @@ fn write_source(out: &mut String, source: &str) -> Result<(), WireError> {
 /// Appends ` "key"="value"` for each tag; `limit_len` applies the point-tag
 /// length limit (spans are exempt: the proxy truncates their values itself).
 fn write_tags<T: Tag>(out: &mut String, tags: &[T], limit_len: bool) -> Result<(), WireError> {
+    if tags.len() > MAX_POINT_TAGS {
+        return Err(WireError::TooManyTags {
+            count: tags.len(),
+            max: MAX_POINT_TAGS,
+        });
+    }
     for tag in tags {
         write_tag(out, tag.key(), tag.value(), limit_len)?;
     }
@@ -146,13 +169,25 @@ fn write_tags<T: Tag>(out: &mut String, tags: &[T], limit_len: bool) -> Result<(
 
 fn write_tag(out: &mut String, key: &str, value: &str, limit_len: bool) -> Result<(), WireError> {
     out.push(' ');
-    let key_len = sanitize::write_name_len(out, key).map_err(|_| WireError::BlankTagKey)?;
+    let key_start = out.len();
+    let mut key_len = sanitize::write_name_len(out, key).map_err(|_| WireError::BlankTagKey)?;
+    // The proxy renames a point tag `tag` to `_tag`, and `host` (next to a
+    // source) to `_host`: one unit more against the limit.
+    if limit_len && matches!(&out[key_start..], "\"tag\"" | "\"host\"") {
+        key_len += 1;
+    }
     out.push('=');
     let value_len =
         sanitize::write_value_len(out, value).map_err(|_| WireError::BlankTagValue {
             key: key.to_owned(),
         })?;
     // The caller rolls the line back on error.
+    if !limit_len && key_len > MAX_SPAN_TAG_KEY_LEN {
+        return Err(WireError::TagKeyTooLong {
+            key: key.to_owned(),
+            len: key_len,
+        });
+    }
     if limit_len && key_len + value_len >= MAX_TAG_LEN {
         return Err(WireError::TagTooLong {
             key: key.to_owned(),
@@ -222,7 +257,7 @@ pub fn write_metric<T: Tag>(
         push_f64(out, value);
         if let Some(ts) = timestamp {
             out.push(' ');
-            push_u64(out, ts);
+            push_timestamp(out, ts)?;
         }
         write_source(out, source)?;
         write_tags(out, tags, true)?;
@@ -306,7 +341,7 @@ pub fn write_histogram<T: Tag>(
         out.push_str(granularity.marker());
         if let Some(ts) = timestamp {
             out.push(' ');
-            push_u64(out, ts);
+            push_timestamp(out, ts)?;
         }
         push_centroids(out, centroids);
         out.push(' ');
@@ -390,7 +425,7 @@ impl MetricTemplate {
         push_f64(out, value);
         if let Some(ts) = timestamp {
             out.push(' ');
-            push_u64(out, ts);
+            push_timestamp(out, ts)?;
         }
         out.push_str(&self.rest);
         Ok(())
@@ -417,7 +452,7 @@ impl MetricTemplate {
         out.push_str(granularity.marker());
         if let Some(ts) = timestamp {
             out.push(' ');
-            push_u64(out, ts);
+            push_timestamp(out, ts)?;
         }
         push_centroids(out, centroids);
         out.push(' ');

@@ -2,7 +2,10 @@
 
 use std::borrow::Cow;
 
-use super::{atomically, push_u64, write_source, write_tag, Tag, WireError, MAX_SPAN_NAME_LEN};
+use super::{
+    atomically, push_timestamp, push_u64, write_source, write_tag, Tag, WireError,
+    MAX_SPAN_NAME_LEN, MAX_SPAN_TAGS,
+};
 use crate::id::{SpanId, TraceId};
 use crate::sanitize;
 
@@ -96,10 +99,16 @@ pub fn write_span<T: Tag>(out: &mut String, span: &SpanLine<'_, T>) -> Result<()
         if span.has_logs {
             written.write(out, "_spanLogs", "true")?;
         }
+        if written.count > MAX_SPAN_TAGS {
+            return Err(WireError::TooManyTags {
+                count: written.count,
+                max: MAX_SPAN_TAGS,
+            });
+        }
         out.push(' ');
-        push_u64(out, span.start);
+        push_timestamp(out, span.start)?;
         out.push(' ');
-        push_u64(out, span.duration);
+        push_timestamp(out, span.duration)?;
         out.push('\n');
         Ok(())
     })
@@ -136,6 +145,8 @@ struct WrittenTags {
     ranges: [(usize, usize); 32],
     len: usize,
     tags_start: usize,
+    /// Tags written (duplicates are not).
+    count: usize,
 }
 
 impl WrittenTags {
@@ -144,6 +155,7 @@ impl WrittenTags {
             ranges: [(0, 0); 32],
             len: 0,
             tags_start,
+            count: 0,
         }
     }
 
@@ -166,7 +178,10 @@ impl WrittenTags {
         };
         if seen {
             out.truncate(start);
-        } else if self.len < self.ranges.len() {
+            return Ok(());
+        }
+        self.count += 1;
+        if self.len < self.ranges.len() {
             self.ranges[self.len] = (start, out.len());
             self.len += 1;
         }
@@ -218,7 +233,8 @@ pub fn write_span_logs(
             out.push_str(", ");
         }
         out.push_str("{\"timestamp\": ");
-        push_u64(out, log.timestamp_micros);
+        // The proxy reads a Java long; no clock gives more.
+        push_u64(out, log.timestamp_micros.min(i64::MAX as u64));
         out.push_str(", \"fields\": {");
         for (j, (key, value)) in log.fields.iter().enumerate() {
             if j > 0 {

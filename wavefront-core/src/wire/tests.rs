@@ -258,29 +258,40 @@ fn span_with_references_duplicates_and_logs() {
 }
 
 #[test]
-fn span_tags_deduplicate_after_sanitising_even_past_the_range_table() {
+fn span_tags_deduplicate_after_sanitising_and_count_against_the_limit() {
+    let span = |tags: &[(String, String)]| {
+        let mut buf = String::new();
+        let line = SpanLine {
+            operation: "op",
+            source: "h",
+            trace_id: TraceId::from_u128(1),
+            span_id: SpanId::from_u128(2),
+            parents: &[],
+            follows_from: &[],
+            tags,
+            start: 1,
+            duration: 2,
+            has_logs: false,
+        };
+        write_span(&mut buf, &line).map(|()| buf)
+    };
     let mut tags: Vec<(String, String)> =
-        (0..40).map(|i| (format!("k{i}"), "v".to_owned())).collect();
+        (0..18).map(|i| (format!("k{i}"), "v".to_owned())).collect();
     tags.push(("k 1".into(), "x".into())); // sanitises to k-1, distinct
     tags.push(("k-1".into(), "x".into())); // same as the previous once sanitised
-    tags.push(("k39".into(), "v".into())); // exact duplicate, beyond 32 tags
+    tags.push(("k17".into(), "v".into())); // exact duplicate
     tags.push(("k3".into(), "v".into())); // exact duplicate of an early tag
-    let span = SpanLine {
-        operation: "op",
-        source: "h",
-        trace_id: TraceId::from_u128(1),
-        span_id: SpanId::from_u128(2),
-        parents: &[],
-        follows_from: &[],
-        tags: &tags,
-        start: 1,
-        duration: 2,
-        has_logs: false,
-    };
-    let mut buf = String::new();
-    write_span(&mut buf, &span).unwrap();
+    let buf = span(&tags).unwrap();
     assert_eq!(buf.matches("\"k-1\"=\"x\"").count(), 1);
-    assert_eq!(buf.matches(" \"k39\"=\"v\"").count(), 1);
+    assert_eq!(buf.matches(" \"k17\"=\"v\"").count(), 1);
     assert_eq!(buf.matches(" \"k3\"=\"v\"").count(), 1);
-    assert_eq!(buf.matches("=\"").count(), 41 + 1); // 41 tags + source
+    assert_eq!(buf.matches("=\"").count(), 19 + 1); // 19 tags + source
+                                                    // Duplicates do not count; a 20th and 21st distinct tag do (WF-430).
+    tags.push(("k18".into(), "v".into()));
+    assert!(span(&tags).is_ok());
+    tags.push(("k19".into(), "v".into()));
+    assert_eq!(
+        span(&tags),
+        Err(WireError::TooManyTags { count: 21, max: 20 })
+    );
 }
