@@ -82,6 +82,7 @@ pub mod lifecycle;
 mod membarrier;
 pub mod metric;
 pub mod naming;
+mod panics;
 pub mod red;
 pub mod registry;
 pub mod reporter;
@@ -89,6 +90,7 @@ pub mod sanitize;
 pub mod sender;
 mod tags;
 pub mod trace;
+mod url;
 pub mod wire;
 
 pub use error::WireError;

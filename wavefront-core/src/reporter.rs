@@ -479,7 +479,7 @@ impl State {
         if self.panics.fetch_add(1, Ordering::Relaxed) == 0 {
             log::warn!(
                 "Wavefront reporter: {what} panicked ({}); reporting goes on",
-                crate::lifecycle::panic_message(panic)
+                crate::panics::panic_message(panic)
             );
         }
     }

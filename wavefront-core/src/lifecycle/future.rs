@@ -1,6 +1,5 @@
 //! [`Instrumented`]: the future that produces a response, measured.
 
-use std::any::Any;
 use std::future::Future;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::pin::Pin;
@@ -10,6 +9,7 @@ use pin_project_lite::pin_project;
 
 use super::RequestGuard;
 use crate::cpu::thread_time_ns;
+use crate::panics::panic_message;
 
 pin_project! {
     /// Wraps the future that produces a response. Each poll adds the polling
@@ -42,28 +42,6 @@ impl<F> std::fmt::Debug for Instrumented<F> {
         f.debug_struct("Instrumented")
             .field("guard", &self.guard)
             .finish_non_exhaustive()
-    }
-}
-
-/// The text of a panic payload, as the error span log has it
-/// (`panic: <message>`), for servers that catch panics themselves.
-///
-/// ```
-/// let payload = std::panic::catch_unwind(|| panic!("order 42 cannot be processed")).unwrap_err();
-/// assert_eq!(
-///     wavefront_core::lifecycle::panic_message(&*payload),
-///     "panic: order 42 cannot be processed"
-/// );
-/// ```
-#[must_use]
-pub fn panic_message(payload: &(dyn Any + Send)) -> String {
-    match (
-        payload.downcast_ref::<&str>(),
-        payload.downcast_ref::<String>(),
-    ) {
-        (Some(s), _) => format!("panic: {s}"),
-        (_, Some(s)) => format!("panic: {s}"),
-        _ => "panic".to_owned(),
     }
 }
 

@@ -61,9 +61,10 @@ use std::marker::PhantomData;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
+pub use crate::panics::panic_message;
 #[cfg(feature = "http")]
 pub use body::InstrumentedBody;
-pub use future::{panic_message, Instrumented};
+pub use future::Instrumented;
 #[cfg(feature = "http")]
 pub use service::{HttpLayer, HttpService, MatchedRoute, ResponseFuture, RouteExtractor};
 

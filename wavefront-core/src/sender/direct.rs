@@ -11,7 +11,7 @@ use flate2::Compression;
 
 use super::worker::{queued_sender, Backoff, Delivery, Shared, Transport};
 use super::{DataKind, LineBatch, SenderStats, DEFAULT_QUEUE_CAPACITY};
-use crate::config::{parse_direct_url, ConfigError, UrlSetting};
+use crate::url::{parse_direct_url, redact, ConfigError, UrlSetting};
 
 /// Most lines per request.
 pub const MAX_LINES_PER_REQUEST: usize = 10_000;
@@ -78,7 +78,7 @@ pub struct DirectSenderBuilder {
 impl fmt::Debug for DirectSenderBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DirectSenderBuilder")
-            .field("url", &crate::config::redact(&self.url))
+            .field("url", &redact(&self.url))
             .field("token", &"<redacted>")
             .field("queue_capacity", &self.queue_capacity)
             .field("timeout", &self.timeout)

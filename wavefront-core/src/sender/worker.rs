@@ -389,7 +389,7 @@ fn deliver_kind(
                     log::warn!(
                         "Wavefront {} sender: delivering {kind:?} panicked ({}); the batch is dropped and delivery goes on",
                         shared.stats.transport(),
-                        crate::lifecycle::panic_message(&*panic)
+                        crate::panics::panic_message(&*panic)
                     );
                 }
                 stats.add_dropped(batch.lines() as u64);

@@ -1,6 +1,6 @@
 //! Spans: the tracer, span contexts and their propagation in headers.
 //!
-//! A request's span is started by an adapter ([`crate::lifecycle`]);
+//! A request's span is started by an adapter (the `lifecycle` module);
 //! handlers reach it through a [`SpanHandle`] to add tags and logs or start
 //! child spans. A finished span goes into a bounded lock-free queue (default
 //! 50,000 spans; overflow is dropped and counted) and the reporter's thread
