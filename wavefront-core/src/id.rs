@@ -10,14 +10,14 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 pub(crate) fn push_uuid(out: &mut String, id: u128) {
     let mut buf = [0u8; 36];
     let mut at = 0;
-    for nibble in 0..32 {
-        if matches!(nibble, 8 | 12 | 16 | 20) {
+    for (i, byte) in id.to_be_bytes().into_iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
             buf[at] = b'-';
             at += 1;
         }
-        let shift = 124 - 4 * nibble;
-        buf[at] = HEX[((id >> shift) & 0xf) as usize];
-        at += 1;
+        buf[at] = HEX[usize::from(byte >> 4)];
+        buf[at + 1] = HEX[usize::from(byte & 0xf)];
+        at += 2;
     }
     out.push_str(std::str::from_utf8(&buf).unwrap_or_default());
 }

@@ -116,7 +116,13 @@ impl<B, R: RouteExtractor> RequestInfo for HttpRequest<'_, B, R> {
                     .and_then(|h| h.to_str().ok())
             })
             .unwrap_or("localhost");
-        Cow::Owned(format!("{scheme}://{host}{}", uri.path()))
+        let path = uri.path();
+        let mut url = String::with_capacity(scheme.len() + 3 + host.len() + path.len());
+        url.push_str(scheme);
+        url.push_str("://");
+        url.push_str(host);
+        url.push_str(path);
+        Cow::Owned(url)
     }
 
     fn headers(&self) -> &dyn Headers {

@@ -118,9 +118,39 @@ impl HeadersMut for Vec<(String, String)> {
 mod http_impls {
     use super::{Headers, HeadersMut};
 
+    use http::HeaderName;
+
+    use super::b3::{B3, B3_FLAGS, B3_PARENT_SPAN_ID, B3_SAMPLED, B3_SPAN_ID, B3_TRACE_ID};
+    use super::w3c::{TRACEPARENT, TRACESTATE};
+    use super::wavefront::{WAVEFRONT_SAMPLE, WAVEFRONT_SPAN_ID, WAVEFRONT_TRACE_ID};
+
+    /// The propagation headers, parsed once: looking one up by `&str` would
+    /// validate and lower-case its name on every request.
+    static KNOWN: [HeaderName; 11] = [
+        HeaderName::from_static(WAVEFRONT_TRACE_ID),
+        HeaderName::from_static(WAVEFRONT_SPAN_ID),
+        HeaderName::from_static(WAVEFRONT_SAMPLE),
+        HeaderName::from_static(TRACEPARENT),
+        HeaderName::from_static(TRACESTATE),
+        HeaderName::from_static(B3),
+        HeaderName::from_static(B3_TRACE_ID),
+        HeaderName::from_static(B3_SPAN_ID),
+        HeaderName::from_static(B3_PARENT_SPAN_ID),
+        HeaderName::from_static(B3_SAMPLED),
+        HeaderName::from_static(B3_FLAGS),
+    ];
+
+    fn known(name: &str) -> Option<&'static HeaderName> {
+        KNOWN.iter().find(|known| known.as_str() == name)
+    }
+
     impl Headers for http::HeaderMap {
         fn get(&self, name: &str) -> Option<&str> {
-            http::HeaderMap::get(self, name).and_then(|v| v.to_str().ok())
+            let value = match known(name) {
+                Some(known) => http::HeaderMap::get(self, known),
+                None => http::HeaderMap::get(self, name),
+            };
+            value.and_then(|v| v.to_str().ok())
         }
         fn for_each(&self, f: &mut dyn FnMut(&str, &str)) {
             for (name, value) in self {
@@ -130,7 +160,10 @@ mod http_impls {
             }
         }
         fn count(&self, name: &str) -> usize {
-            self.get_all(name).iter().take(2).count()
+            match known(name) {
+                Some(known) => self.get_all(known).iter().take(2).count(),
+                None => self.get_all(name).iter().take(2).count(),
+            }
         }
     }
 
