@@ -183,9 +183,10 @@ impl ReporterBuilder {
                 self.red_tag_keys,
             ))
         });
-        if let Some(red) = &red {
-            let red = Arc::clone(red);
-            tracer = tracer.on_finish(Arc::new(move |span| red.record(span)));
+        if red.is_some() {
+            // RED metrics are derived on this reporter's thread from every
+            // span it takes, sampled or not: nothing on the request path.
+            tracer = tracer.queue_unsampled();
             components.push(WAVEFRONT_GENERATED.to_owned());
         }
         if let Some(configure) = self.configure_tracer {
@@ -501,6 +502,12 @@ impl State {
         let mut invalid = 0;
         let mut line = String::new();
         for span in &finished {
+            if let Some(red) = &self.red {
+                red.record(span);
+            }
+            if !span.sampled {
+                continue; // queued for the RED metrics only
+            }
             line.clear();
             if write_span(&mut line, span, &self.source).is_err() {
                 invalid += 1;

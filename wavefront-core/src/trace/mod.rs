@@ -316,6 +316,9 @@ struct TracerInner {
     dropped: AtomicU64,
     /// Woken each time [`SPAN_BATCH`] more spans are queued (the reporter).
     waker: OnceLock<std::thread::Thread>,
+    /// Queue spans sampling dropped as well (not to be sent): the reporter
+    /// derives RED metrics from every span, off the request path.
+    queue_unsampled: bool,
 }
 
 /// Spans that make a batch: the reporter is woken to send them at once
@@ -337,6 +340,7 @@ pub struct TracerBuilder {
     inject: Vec<Propagation>,
     samplers: Vec<Arc<dyn Sampler>>,
     on_finish: Vec<FinishHook>,
+    queue_unsampled: bool,
 }
 
 impl fmt::Debug for TracerBuilder {
@@ -454,6 +458,13 @@ impl TracerBuilder {
         self
     }
 
+    /// Queues spans that sampling dropped too, marked unsampled, for a
+    /// consumer that needs every span (the reporter's RED metrics).
+    pub(crate) fn queue_unsampled(mut self) -> Self {
+        self.queue_unsampled = true;
+        self
+    }
+
     /// The source of every span (default: the host name).
     pub fn source(mut self, source: impl Into<String>) -> Self {
         self.source = source.into();
@@ -505,6 +516,7 @@ impl TracerBuilder {
             received: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             waker: OnceLock::new(),
+            queue_unsampled: self.queue_unsampled,
         }))
     }
 }
@@ -520,6 +532,7 @@ impl Tracer {
             inject: Propagation::DEFAULT_INJECT.to_vec(),
             samplers: Vec::new(),
             on_finish: Vec::new(),
+            queue_unsampled: false,
         }
     }
 
@@ -596,15 +609,18 @@ impl Tracer {
             hook(&span);
         }
         if span.sampled {
+            inner.received.fetch_add(1, Ordering::Relaxed);
             self.push(span);
         } else {
             inner.discarded.fetch_add(1, Ordering::Relaxed);
+            if inner.queue_unsampled {
+                self.push(span);
+            }
         }
     }
 
     fn push(&self, span: FinishedSpan) {
         let inner = &*self.0;
-        inner.received.fetch_add(1, Ordering::Relaxed);
         let queued = inner.queued.fetch_add(1, Ordering::AcqRel);
         if queued >= inner.capacity {
             inner.queued.fetch_sub(1, Ordering::AcqRel);
