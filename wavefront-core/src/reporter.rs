@@ -61,8 +61,9 @@ use crate::red::RedMetrics;
 use crate::registry::{Entry, Metric, Registry};
 use crate::sender::{DataKind, LineBatch, Sender, ShutdownReport};
 use crate::tags::ApplicationTags;
+use crate::trace::Text;
 use crate::trace::{FinishedSpan, Tracer, TracerBuilder};
-use crate::wire::{self, Encoded, Granularity, MetricTemplate, SpanLine};
+use crate::wire::{self, Encoded, EncodedSpanTags, Granularity, MetricTemplate, SpanLine};
 
 /// Time between heartbeats.
 pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(300);
@@ -501,6 +502,7 @@ impl State {
         let mut logs = LineBatch::new();
         let mut invalid = 0;
         let mut line = String::new();
+        let mut shared = SharedTags::default();
         for span in &finished {
             if let Some(red) = &self.red {
                 red.record(span);
@@ -509,7 +511,7 @@ impl State {
                 continue; // queued for the RED metrics only
             }
             line.clear();
-            if write_span(&mut line, span, &self.source).is_err() {
+            if write_span(&mut line, span, &self.source, &mut shared).is_err() {
                 invalid += 1;
                 continue;
             }
@@ -759,24 +761,51 @@ fn take(histogram: &crate::histogram::WavefrontHistogram, everything: bool) -> V
 }
 
 /// One span line, start and duration in microseconds.
-fn write_span(out: &mut String, span: &FinishedSpan, source: &str) -> Result<(), crate::WireError> {
+/// The encoded form of a tracer's shared span tags, made once per report
+/// for each set (spans share one `Arc`, so its address identifies it).
+#[derive(Default)]
+struct SharedTags(Vec<(usize, Result<EncodedSpanTags, crate::WireError>)>);
+
+impl SharedTags {
+    fn encoded(
+        &mut self,
+        tags: &Arc<[(Text, Text)]>,
+    ) -> Result<&EncodedSpanTags, crate::WireError> {
+        let key = Arc::as_ptr(tags).cast::<()>() as usize;
+        let at = match self.0.iter().position(|(k, _)| *k == key) {
+            Some(at) => at,
+            None => {
+                self.0.push((key, EncodedSpanTags::new(tags)));
+                self.0.len() - 1
+            }
+        };
+        self.0[at].1.as_ref().map_err(Clone::clone)
+    }
+}
+
+fn write_span(
+    out: &mut String,
+    span: &FinishedSpan,
+    source: &str,
+    shared: &mut SharedTags,
+) -> Result<(), crate::WireError> {
     let d = &span.data;
-    let tags: Vec<(&str, &str)> = d.all_tags().collect();
-    wire::write_span(
-        out,
-        &SpanLine {
-            operation: &d.operation,
-            source,
-            trace_id: d.context.trace_id,
-            span_id: d.context.span_id,
-            parents: &d.parents,
-            follows_from: &d.follows_from,
-            tags: &tags,
-            start: d.start_micros,
-            duration: span.duration_micros,
-            has_logs: !d.logs.is_empty(),
-        },
-    )
+    let line = SpanLine {
+        operation: &d.operation,
+        source,
+        trace_id: d.context.trace_id,
+        span_id: d.context.span_id,
+        parents: &d.parents,
+        follows_from: &d.follows_from,
+        tags: &d.tags,
+        start: d.start_micros,
+        duration: span.duration_micros,
+        has_logs: !d.logs.is_empty(),
+    };
+    match d.shared_tags() {
+        Some(tags) => wire::write_span_after(out, shared.encoded(tags)?, &line),
+        None => wire::write_span(out, &line),
+    }
 }
 
 fn template(entry: &Entry, source: &str) -> Result<MetricTemplate, crate::WireError> {

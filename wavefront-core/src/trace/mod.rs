@@ -247,6 +247,13 @@ impl SpanData {
         }
     }
 
+    /// The tracer's tags this span shares (written ahead of its own
+    /// [`tags`](Self::tags)), unless a change to one of them gave the span
+    /// its own copy among `tags`.
+    pub(crate) fn shared_tags(&self) -> Option<&Arc<[(Text, Text)]>> {
+        self.base.as_ref()
+    }
+
     /// Every tag in order: the tracer's, then the span's.
     pub fn all_tags(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
         self.base

@@ -23,7 +23,7 @@ mod number;
 mod span;
 
 pub use crate::error::WireError;
-pub use span::{write_span, write_span_logs, SpanLine, SpanLog};
+pub use span::{write_span, write_span_after, write_span_logs, EncodedSpanTags, SpanLine, SpanLog};
 
 use crate::sanitize::{self, is_delta, DELTA_PREFIX};
 pub(crate) use number::{push_f64, push_u64};

@@ -72,6 +72,79 @@ pub struct SpanLine<'a, T> {
 ///     \"http.method\"=\"GET\" 1493773500 343500\n");
 /// ```
 pub fn write_span<T: Tag>(out: &mut String, span: &SpanLine<'_, T>) -> Result<(), WireError> {
+    write_span_after(out, &EncodedSpanTags::default(), span)
+}
+
+/// Span tags encoded once and written ahead of every span's own tags: a
+/// tracer's application and custom tags, which all its spans share.
+/// Writing a span after them gives exactly the line [`write_span`] gives
+/// with them first among its tags, at a fraction of the cost.
+///
+/// ```
+/// use wavefront_core::wire::{self, EncodedSpanTags, SpanLine};
+///
+/// let base = EncodedSpanTags::new(&[("application", "Ordering"), ("service", "styling")])?;
+/// fn span<'a>(tags: &'a [(&'a str, &'a str)]) -> SpanLine<'a, (&'a str, &'a str)> {
+///     SpanLine {
+///         operation: "checkout",
+///         source: "host-1",
+///         trace_id: "7b3bf470-9456-11e8-9eb6-529269fb1459".parse().unwrap(),
+///         span_id: "0313bafe-9457-11e8-9eb6-529269fb1459".parse().unwrap(),
+///         parents: &[],
+///         follows_from: &[],
+///         tags,
+///         start: 1493773500,
+///         duration: 343500,
+///         has_logs: false,
+///     }
+/// }
+/// let (mut fast, mut plain) = (String::new(), String::new());
+/// wire::write_span_after(&mut fast, &base, &span(&[("http.method", "GET")]))?;
+/// wire::write_span(&mut plain, &span(&[
+///     ("application", "Ordering"), ("service", "styling"), ("http.method", "GET"),
+/// ]))?;
+/// assert_eq!(fast, plain);
+/// # Ok::<(), wavefront_core::WireError>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct EncodedSpanTags {
+    /// ` "k"="v"` for each distinct tag.
+    text: String,
+    /// Each tag's range in `text`.
+    ranges: Vec<(usize, usize)>,
+}
+
+impl EncodedSpanTags {
+    /// Encodes `tags` (sanitised, duplicates dropped, reserved keys refused).
+    pub fn new<T: Tag>(tags: &[T]) -> Result<Self, WireError> {
+        let mut text = String::new();
+        let mut written = WrittenTags::new(0);
+        for tag in tags {
+            if is_reserved(tag.key()) {
+                return Err(WireError::ReservedTagKey {
+                    key: tag.key().to_owned(),
+                });
+            }
+            written.write(&mut text, tag.key(), tag.value())?;
+        }
+        if written.count > written.ranges.len() {
+            // Too many to track by range; refused like a span with them.
+            return Err(WireError::TooManyTags {
+                count: written.count,
+                max: MAX_SPAN_TAGS,
+            });
+        }
+        let ranges = written.ranges[..written.len].to_vec();
+        Ok(EncodedSpanTags { text, ranges })
+    }
+}
+
+/// [`write_span`] with `base` written ahead of the span's own tags.
+pub fn write_span_after<T: Tag>(
+    out: &mut String,
+    base: &EncodedSpanTags,
+    span: &SpanLine<'_, T>,
+) -> Result<(), WireError> {
     atomically(out, |out| {
         write_operation(out, span.operation)?;
         write_source(out, span.source)?;
@@ -88,6 +161,7 @@ pub fn write_span<T: Tag>(out: &mut String, span: &SpanLine<'_, T>) -> Result<()
             follows.write_to(out);
         }
         let mut written = WrittenTags::new(out.len());
+        written.add_encoded(out, base);
         for tag in span.tags {
             if is_reserved(tag.key()) {
                 return Err(WireError::ReservedTagKey {
@@ -150,6 +224,17 @@ struct WrittenTags {
 }
 
 impl WrittenTags {
+    /// Appends tags encoded before, and tracks them as written.
+    fn add_encoded(&mut self, out: &mut String, encoded: &EncodedSpanTags) {
+        let at = out.len();
+        out.push_str(&encoded.text);
+        for &(start, end) in &encoded.ranges {
+            self.ranges[self.len] = (at + start, at + end);
+            self.len += 1;
+        }
+        self.count += encoded.ranges.len();
+    }
+
     fn new(tags_start: usize) -> Self {
         WrittenTags {
             ranges: [(0, 0); 32],

@@ -295,3 +295,54 @@ fn span_tags_deduplicate_after_sanitising_and_count_against_the_limit() {
         Err(WireError::TooManyTags { count: 21, max: 20 })
     );
 }
+
+#[test]
+fn spans_after_encoded_tags_equal_spans_with_those_tags_first() {
+    let base: Vec<(String, String)> = vec![
+        ("application".into(), "Ordering".into()),
+        ("service".into(), "sty\"ling".into()),
+        ("k 1".into(), "a".into()),
+        ("k-1".into(), "a".into()), // a duplicate once sanitised
+        ("env".into(), "日本".into()),
+    ];
+    let encoded = EncodedSpanTags::new(&base).unwrap();
+    let own_sets: Vec<Vec<(String, String)>> = vec![
+        vec![],
+        vec![("http.method".into(), "GET".into())],
+        vec![
+            ("service".into(), "sty\"ling".into()),
+            ("x".into(), "1".into()),
+        ],
+        vec![("k_1".into(), "a".into()), ("k-1".into(), "a".into())],
+        (0..20).map(|i| (format!("t{i}"), "v".into())).collect(), // too many
+    ];
+    for own in own_sets {
+        for has_logs in [false, true] {
+            let all: Vec<(String, String)> = base.iter().chain(&own).cloned().collect();
+            let (mut fast, mut plain) = (String::from("x\n"), String::from("x\n"));
+            let fast_result = write_span_after(&mut fast, &encoded, &span_line(&own, has_logs));
+            let plain_result = write_span(&mut plain, &span_line(&all, has_logs));
+            assert_eq!(fast_result, plain_result, "{own:?}");
+            assert_eq!(fast, plain, "{own:?}");
+        }
+    }
+    assert!(matches!(
+        EncodedSpanTags::new(&[("traceId", "x")]),
+        Err(WireError::ReservedTagKey { .. })
+    ));
+}
+
+fn span_line(tags: &[(String, String)], has_logs: bool) -> SpanLine<'_, (String, String)> {
+    SpanLine {
+        operation: "op",
+        source: "h",
+        trace_id: TraceId::from_u128(1),
+        span_id: SpanId::from_u128(2),
+        parents: &[],
+        follows_from: &[],
+        tags,
+        start: 1,
+        duration: 2,
+        has_logs,
+    }
+}
