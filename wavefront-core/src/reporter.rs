@@ -214,11 +214,13 @@ impl ReporterBuilder {
             state.tracer.wake_on_batch(thread.thread().clone());
         }
         Reporter {
-            state,
-            stop: Mutex::new(Some(stop)),
-            thread: Mutex::new(thread),
-            report: Mutex::new(None),
-            shutting_down: Mutex::new(()),
+            core: Arc::new(Core {
+                state,
+                stop: Mutex::new(Some(stop)),
+                thread: Mutex::new(thread),
+                report: Mutex::new(None),
+                shutting_down: Mutex::new(()),
+            }),
         }
     }
 }
@@ -226,6 +228,14 @@ impl ReporterBuilder {
 /// Reports a [`Registry`] through a [`Sender`] from its own thread.
 #[derive(Debug)]
 pub struct Reporter {
+    core: Arc<Core>,
+}
+
+/// The reporter itself, shared by its handle and by every adapter built from
+/// it: it stops (with a final report and flush) when the last of them goes,
+/// or at [`Reporter::shutdown`].
+#[derive(Debug)]
+struct Core {
     state: Arc<State>,
     stop: Mutex<Option<mpsc::Sender<Duration>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
@@ -275,43 +285,46 @@ impl Reporter {
     /// The registry reported.
     #[must_use]
     pub fn registry(&self) -> &Registry {
-        &self.state.registry
+        &self.core.state.registry
     }
 
     /// The tracer whose finished spans this reporter sends.
     #[must_use]
     pub fn tracer(&self) -> &Tracer {
-        &self.state.tracer
+        &self.core.state.tracer
     }
 
     /// The sender used.
     #[must_use]
     pub fn sender(&self) -> &Arc<dyn Sender> {
-        &self.state.sender
+        &self.core.state.sender
     }
 
     /// The application tags.
     #[must_use]
     pub fn application_tags(&self) -> &ApplicationTags {
-        &self.state.tags
+        &self.core.state.tags
     }
 
     /// The source of every point.
     #[must_use]
     pub fn source(&self) -> &str {
-        &self.state.source
+        &self.core.state.source
     }
 
     /// Adds a component to the heartbeats (adapters call this); its first
     /// heartbeat goes out with the next report.
     pub fn add_component(&self, name: &str) {
-        self.state.add_component(name);
+        self.core.state.add_component(name);
     }
 
     /// What an adapter needs to report requests through this reporter: an
     /// [`Instrumentation`] builder for `component` (or an adapter made from
     /// one) on this reporter's registry, tracer and application tags. Building
-    /// it registers the component's heartbeat.
+    /// it registers the component's heartbeat. The instrumentation keeps the
+    /// reporter running: it stops when both this handle and every adapter
+    /// built from it are gone (with a final report), or at
+    /// [`shutdown`](Self::shutdown).
     ///
     /// ```
     /// use wavefront_core::lifecycle::Instrumentation;
@@ -326,25 +339,34 @@ impl Reporter {
         &self,
         component: impl Into<String>,
     ) -> InstrumentationBuilder<T> {
-        let state = Arc::clone(&self.state);
+        let state = Arc::clone(&self.core.state);
         InstrumentationBuilder::new(
             component.into(),
-            self.state.registry.clone(),
-            self.state.tracer.clone(),
-            self.state.tags.clone(),
+            self.core.state.registry.clone(),
+            self.core.state.tracer.clone(),
+            self.core.state.tags.clone(),
             Some(Box::new(move |name: &str| state.add_component(name))),
         )
+        // The adapter keeps the reporter running: a `Reporter` dropped right
+        // after building a layer (a temporary) does not stop the reporting.
+        .keep_alive(Arc::clone(&self.core) as Arc<dyn std::any::Any + Send + Sync>)
     }
 
     /// Reports now, on the calling thread (completed minutes only).
     pub fn report_now(&self) {
-        self.state.report(false);
+        self.core.state.report(false);
     }
 
     /// Reports everything, the current partial minute included, flushes the
     /// sender for at most `timeout` and stops. Later calls return the same
     /// report.
     pub fn shutdown(&self, timeout: Duration) -> ShutdownReport {
+        self.core.shutdown(timeout)
+    }
+}
+
+impl Core {
+    fn shutdown(&self, timeout: Duration) -> ShutdownReport {
         // Held throughout, so a concurrent call waits for the report.
         let _one_at_a_time = self.shutting_down.lock();
         let stop = self.stop.lock().ok().and_then(|mut s| s.take());
@@ -382,7 +404,7 @@ impl Reporter {
     }
 }
 
-impl Drop for Reporter {
+impl Drop for Core {
     fn drop(&mut self) {
         self.shutdown(DROP_TIMEOUT);
     }

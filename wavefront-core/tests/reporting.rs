@@ -691,3 +691,63 @@ fn spans_flow_to_the_sender_as_batches_fill_not_only_every_second() {
     assert_eq!(report.dropped, 0);
     assert!(receiver.wait_until(WAIT, |r| r.spans().len() == 30_000));
 }
+
+#[test]
+fn an_adapter_keeps_its_reporter_running_after_the_handle_is_dropped() {
+    use std::borrow::Cow;
+    use wavefront_core::lifecycle::{Instrumentation, RequestInfo};
+    use wavefront_core::trace::Headers;
+
+    struct Get([(&'static str, &'static str); 0]);
+    impl RequestInfo for Get {
+        fn method(&self) -> &str {
+            "GET"
+        }
+        fn route(&self) -> Option<&str> {
+            Some("/orders")
+        }
+        fn url(&self) -> Cow<'_, str> {
+            Cow::Borrowed("http://localhost/orders")
+        }
+        fn headers(&self) -> &dyn Headers {
+            &self.0
+        }
+    }
+
+    let receiver = Receiver::start().unwrap();
+    let sender: Arc<dyn Sender> = Arc::new(
+        ProxySender::builder("127.0.0.1")
+            .metrics_port(receiver.metrics_addr().port())
+            .tracing_port(receiver.tracing_addr().port())
+            .build(),
+    );
+    let tags = ApplicationTags::builder("app", "svc").build().unwrap();
+    // As in `.layer(WavefrontLayer::new(&Reporter::from_env(..)?))`: the
+    // handle is a temporary, gone once the adapter is built.
+    let instrumentation: Instrumentation = Reporter::builder(Registry::new(), sender, tags)
+        .interval(Duration::from_secs(1))
+        .start()
+        .instrumentation("shop")
+        .build();
+    let mut guard = instrumentation.start(&Get([]));
+    guard.set_status(200);
+    drop(guard);
+    let reported = |r: &Receiver| {
+        r.metrics()
+            .iter()
+            .any(|p| p.name == "shop.response.orders.GET.200.cumulative.count")
+    };
+    assert!(receiver.wait_until(WAIT, reported), "the reporter stopped");
+    assert!(receiver.wait_until(WAIT, |r| r.spans().len() == 1));
+    // The last adapter gone, the reporter stops with a final report.
+    let before = receiver.line_count();
+    let mut guard = instrumentation.start(&Get([]));
+    guard.set_status(201);
+    drop(guard);
+    drop(instrumentation);
+    assert!(receiver.wait_until(WAIT, |r| r
+        .metrics()
+        .iter()
+        .any(|p| p.name == "shop.response.orders.GET.201.cumulative.count")));
+    assert!(receiver.line_count() > before);
+}

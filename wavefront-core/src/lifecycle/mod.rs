@@ -163,6 +163,8 @@ impl RouteSlot {
 }
 
 struct Inner {
+    /// What must live as long as the instrumentation (its reporter).
+    _keep_alive: Option<Arc<dyn std::any::Any + Send + Sync>>,
     naming: Naming,
     /// `component` and `<p>.func`, shared by every span.
     component: Text,
@@ -206,6 +208,7 @@ pub struct InstrumentationBuilder<T = Instrumentation> {
     max_routes: usize,
     cpu: bool,
     on_build: Option<OnBuild>,
+    keep_alive: Option<Arc<dyn std::any::Any + Send + Sync>>,
     output: PhantomData<fn() -> T>,
 }
 
@@ -235,8 +238,15 @@ impl<T: From<Instrumentation>> InstrumentationBuilder<T> {
             max_routes: DEFAULT_MAX_ROUTES,
             cpu: true,
             on_build,
+            keep_alive: None,
             output: PhantomData,
         }
+    }
+
+    /// Keeps `owner` alive as long as the instrumentation (a reporter).
+    pub(crate) fn keep_alive(mut self, owner: Arc<dyn std::any::Any + Send + Sync>) -> Self {
+        self.keep_alive = Some(owner);
+        self
     }
 
     /// The series prefix and heartbeat component (each adapter's default is
@@ -275,6 +285,7 @@ impl<T: From<Instrumentation>> InstrumentationBuilder<T> {
             register(naming.component());
         }
         T::from(Instrumentation(Arc::new(Inner {
+            _keep_alive: self.keep_alive,
             naming,
             component,
             func_key,
