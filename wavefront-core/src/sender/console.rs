@@ -62,14 +62,6 @@ struct WriterTransport {
 }
 
 impl Transport for WriterTransport {
-    fn max_batch(&self) -> usize {
-        10_000
-    }
-
-    fn accepts(&self, _kind: DataKind) -> bool {
-        true
-    }
-
     fn deliver(
         &mut self,
         _kind: DataKind,

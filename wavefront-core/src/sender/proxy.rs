@@ -439,14 +439,6 @@ fn peer_closed(stream: &TcpStream) -> bool {
 }
 
 impl Transport for TcpTransport {
-    fn max_batch(&self) -> usize {
-        10_000
-    }
-
-    fn accepts(&self, _kind: DataKind) -> bool {
-        true
-    }
-
     fn deliver(
         &mut self,
         kind: DataKind,

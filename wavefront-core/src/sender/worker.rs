@@ -56,10 +56,14 @@ const EXPEDITED_RETRY: Duration = Duration::from_millis(250);
 /// A transport, driven by the worker thread.
 pub(crate) trait Transport: Send + 'static {
     /// Largest batch handed to `deliver`, in lines.
-    fn max_batch(&self) -> usize;
+    fn max_batch(&self) -> usize {
+        10_000
+    }
     /// Whether `kind` is still accepted (direct ingestion stops a kind after
     /// 401/403).
-    fn accepts(&self, kind: DataKind) -> bool;
+    fn accepts(&self, _kind: DataKind) -> bool {
+        true
+    }
     /// Delivers one batch; no I/O may outlast `deadline` (a flush's or
     /// shutdown's), when there is one.
     fn deliver(
