@@ -76,6 +76,8 @@
 //! `499`; one that disconnects during a streamed body keeps the status and
 //! the time until the disconnect. The in-flight gauges are always balanced.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 mod layer;
 pub mod routing;
 

@@ -37,6 +37,8 @@
 //! The recorder writes into the reporter's registry: series are reported for
 //! as long as the [`Reporter`] runs.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 use std::sync::Arc;
 
 use metrics::{

@@ -93,6 +93,8 @@
 //! [`Fairing::on_request`]: rocket::fairing::Fairing::on_request
 //! [`Fairing::on_response`]: rocket::fairing::Fairing::on_response
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 mod body;
 mod fairing;
 mod span;

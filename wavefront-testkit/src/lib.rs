@@ -12,6 +12,8 @@
 //! This crate is for tests and local checks; it is not covered by the SDK's
 //! stability guarantees.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 pub mod conformance;
 pub mod example;
 pub mod parse;

@@ -50,6 +50,8 @@
 //! [`span`] extracts the request's [`SpanHandle`], to add tags or logs or to
 //! continue the trace in outgoing calls.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 mod layer;
 mod serve;
 
