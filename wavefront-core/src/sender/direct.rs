@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use flate2::write::GzEncoder;
 use flate2::Compression;
 
+use super::health::Health;
 use super::worker::{queued_sender, Backoff, Delivery, Shared, Transport};
 use super::{DataKind, LineBatch, SenderStats, DEFAULT_QUEUE_CAPACITY};
 use crate::url::{parse_direct_url, redact, ConfigError, UrlSetting};
@@ -180,6 +181,7 @@ impl DirectSenderBuilder {
                 refused: [false; 4],
                 pushed_back: [false; 4],
                 backoff: Default::default(),
+                health: Health::new(format!("direct ingestion at {report_url}")),
             };
             (transport, kinds.to_vec())
         };
@@ -253,6 +255,24 @@ struct HttpTransport {
     refused: [bool; 4],
     pushed_back: [bool; 4],
     backoff: [Backoff; 4],
+    /// Says once when ingestion starts failing, and when it recovers.
+    health: Health,
+}
+
+/// An error and its sources, one sentence (`error sending request: … :
+/// invalid peer certificate: UnknownIssuer`).
+struct ErrorChain<'a>(&'a dyn std::error::Error);
+
+impl std::fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(e) = source {
+            write!(f, ": {e}")?;
+            source = e.source();
+        }
+        Ok(())
+    }
 }
 
 fn gzip(text: &str) -> std::io::Result<Vec<u8>> {
@@ -336,8 +356,9 @@ impl HttpTransport {
         let response = match response {
             Ok(response) => response,
             Err(e) => {
-                // reqwest errors carry the URL, never the token.
-                log::debug!("wavefront: direct ingestion of {} failed: {e}", kind.name());
+                // reqwest errors carry the URL, never the token; the source
+                // chain says why (refused, TLS certificate, timeout).
+                self.health.failed(&format_args!("{}", ErrorChain(&e)));
                 return Delivery::Retry {
                     delivered: 0,
                     in_flight: 0,
@@ -347,7 +368,10 @@ impl HttpTransport {
         let status = response.status().as_u16();
         stats.kind(kind).add_status(status);
         match status {
-            200..=299 => Delivery::Done,
+            200..=299 => {
+                self.health.recovered();
+                Delivery::Done
+            }
             300..=399 => {
                 stats.kind(kind).add_report_error();
                 let target = redirect_target(
@@ -361,23 +385,23 @@ impl HttpTransport {
                         kind.name()
                     );
                 } else {
-                    log::warn!(
-                        "wavefront: direct ingestion to {} answered {status} (redirect {target}); redirects are not \
+                    super::health::warn(format_args!(
+                        "Wavefront: direct ingestion to {} answered {status} (redirect {target}); redirects are not \
                          followed: set WAVEFRONT_URL (or the DirectSender URL) to the final address; until then \
                          the data is dropped",
                         self.report_url
-                    );
+                    ));
                 }
                 Delivery::Refused
             }
             401 | 403 => {
                 self.refused[kind.index()] = true;
-                log::error!(
-                    "wavefront: direct ingestion answered {status} for {}: the token is invalid or not allowed to send \
+                super::health::warn(format_args!(
+                    "Wavefront: direct ingestion answered {status} for {}: the token is invalid or not allowed to send \
                      this kind of data; no more {} will be sent until restart",
                     kind.name(),
                     kind.name()
-                );
+                ));
                 Delivery::Refused
             }
             406 => {
@@ -391,10 +415,13 @@ impl HttpTransport {
                     in_flight: 0,
                 }
             }
-            408 | 429 | 500..=599 => Delivery::Retry {
-                delivered: 0,
-                in_flight: 0,
-            },
+            408 | 429 | 500..=599 => {
+                self.health.failed(&format_args!("answered {status}"));
+                Delivery::Retry {
+                    delivered: 0,
+                    in_flight: 0,
+                }
+            }
             _ => {
                 log::warn!(
                     "wavefront: direct ingestion answered {status}; {} lines of {} dropped",
@@ -454,6 +481,7 @@ mod tests {
             refused: [false; 4],
             pushed_back: [false; 4],
             backoff: Default::default(),
+            health: Health::new("direct ingestion in a test"),
         }
     }
 

@@ -35,6 +35,7 @@
 mod console;
 #[cfg(feature = "direct")]
 mod direct;
+mod health;
 mod proxy;
 mod queue;
 mod stats;

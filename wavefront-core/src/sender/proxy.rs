@@ -5,6 +5,7 @@ use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
+use super::health::Health;
 use super::worker::{queued_sender, Backoff, Delivery, Shared, Transport};
 use super::{DataKind, LineBatch, SenderStats, DEFAULT_QUEUE_CAPACITY};
 
@@ -167,6 +168,8 @@ struct Endpoint {
     /// A name resolution still under way (the system resolver has no
     /// timeout of its own): at most one at a time, however often we retry.
     resolving: Option<mpsc::Receiver<io::Result<Vec<SocketAddr>>>>,
+    /// Says once when this port starts failing, and when it recovers.
+    health: Health,
 }
 
 /// Where a write that stopped after some bytes left a batch of lines. It
@@ -219,6 +222,7 @@ struct Partial {
 
 impl Endpoint {
     fn new(host: String, port: u16, connect_timeout: Duration, write_timeout: Duration) -> Self {
+        let health = Health::new(format!("the Wavefront proxy at {host}:{port}"));
         Endpoint {
             host,
             port,
@@ -229,6 +233,7 @@ impl Endpoint {
             backoff: Backoff::default(),
             resolver: system_resolver,
             resolving: None,
+            health,
         }
     }
 
@@ -356,9 +361,11 @@ impl Endpoint {
             delivered: 0,
             cut: false,
         };
-        if self.connect(deadline, stats).is_err()
-            || self.finish_unfinished(deadline, stats).is_err()
-        {
+        if let Err(e) = self.connect(deadline, stats) {
+            self.health.failed(&format_args!("cannot connect: {e}"));
+            return Err(nothing);
+        }
+        if self.finish_unfinished(deadline, stats).is_err() {
             return Err(nothing);
         }
         let bytes = text.as_bytes();
@@ -379,6 +386,7 @@ impl Endpoint {
                 Err(e) => return Err(self.failed_at(kind, bytes, written, &e, stats)),
             }
         }
+        self.health.recovered();
         Ok(())
     }
 
@@ -411,7 +419,12 @@ impl Endpoint {
     }
 
     fn fail(&mut self, error: &io::Error, stats: &SenderStats) {
-        if !is_timeout(error) {
+        if is_timeout(error) {
+            self.health
+                .failed(&"writes time out: the proxy is not reading (stalled or overloaded)");
+        } else {
+            self.health
+                .failed(&format_args!("the connection failed: {error}"));
             self.disconnect(stats);
         }
     }
