@@ -83,6 +83,11 @@ pub enum ConfigError {
     },
     /// The application tags are not valid.
     Tags(ApplicationTagsError),
+    /// A CA certificate given to trust is not a PEM certificate.
+    InvalidCertificate {
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 /// `host` as it goes in a URL (`[v6]`).
@@ -149,6 +154,11 @@ impl fmt::Display for ConfigError {
             } => f.write_str(
                 "the DirectSender API token is empty: give the token as the second argument of \
                  DirectSender::builder",
+            ),
+            ConfigError::InvalidCertificate { reason } => write!(
+                f,
+                "the CA certificate given to DirectSender::builder(..).trust_ca_pem(..) cannot be used \
+                 ({reason}): give a PEM file's contents (-----BEGIN CERTIFICATE-----)"
             ),
             ConfigError::Tags(e) => match e {
                 ApplicationTagsError::BlankApplication => f.write_str(

@@ -1,0 +1,3 @@
+//! Helpers shared by some of this crate's test binaries.
+
+pub(crate) mod tls;
