@@ -226,7 +226,11 @@ impl ReporterBuilder {
 }
 
 /// Reports a [`Registry`] through a [`Sender`] from its own thread.
-#[derive(Debug)]
+///
+/// Clones share the one reporter: it runs until [`shutdown`](Self::shutdown)
+/// (on any clone), or until every clone and every adapter built from it is
+/// gone, when it makes a final report and flushes.
+#[derive(Debug, Clone)]
 pub struct Reporter {
     core: Arc<Core>,
 }

@@ -34,8 +34,8 @@
 //! `cluster`, `shard`) give way to the application's. Descriptions and units
 //! are not reported: the Wavefront formats carry neither.
 //!
-//! The recorder writes into the reporter's registry: series are reported for
-//! as long as the [`Reporter`] runs.
+//! The recorder writes into the reporter's registry, and keeps the reporter
+//! running for as long as it lives (an installed recorder: the process's).
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -73,6 +73,8 @@ impl std::error::Error for AlreadyInstalled {}
 /// A `metrics::Recorder` reporting through a Wavefront [`Reporter`].
 #[derive(Debug, Clone)]
 pub struct WavefrontRecorder {
+    /// Keeps the reporter running for as long as the recorder is installed.
+    _reporter: Reporter,
     registry: Registry,
     app: ApplicationTags,
     negative: metric::Counter,
@@ -93,6 +95,7 @@ impl WavefrontRecorder {
             ],
         );
         WavefrontRecorder {
+            _reporter: reporter.clone(),
             registry,
             app,
             negative,

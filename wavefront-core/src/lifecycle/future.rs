@@ -59,7 +59,12 @@ impl<F: Future> Future for Instrumented<F> {
         } else {
             None
         };
-        let polled = catch_unwind(AssertUnwindSafe(|| this.inner.poll(cx)));
+        let polled = {
+            // Code the handler runs (a `tracing` span, a client call) finds
+            // the request's span as the current one.
+            let _current = crate::trace::enter(guard.span());
+            catch_unwind(AssertUnwindSafe(|| this.inner.poll(cx)))
+        };
         if let (Some(start), Some(end)) = (cpu_start, cpu_start.and_then(|_| thread_time_ns())) {
             guard.add_cpu_ns(end.saturating_sub(start));
         }

@@ -332,6 +332,43 @@ struct TracerInner {
 /// rather than at its next one-second tick.
 pub const SPAN_BATCH: usize = 1_000;
 
+thread_local! {
+    /// The span of the request being polled on this thread.
+    static CURRENT: std::cell::Cell<Option<SpanHandle>> = const { std::cell::Cell::new(None) };
+}
+
+/// The span of the request whose future is being polled on this thread, if
+/// any: what code running inside a handler (a `tracing` bridge, a client
+/// wrapper) makes its spans children of.
+///
+/// ```
+/// assert!(wavefront_core::trace::current_span().is_none()); // not in a request
+/// ```
+#[must_use]
+pub fn current_span() -> Option<SpanHandle> {
+    CURRENT.with(|current| {
+        let span = current.take();
+        let copy = span.clone();
+        current.set(span);
+        copy
+    })
+}
+
+/// Makes `span` the current span until the returned guard drops.
+pub(crate) fn enter(span: &SpanHandle) -> CurrentSpanGuard {
+    CurrentSpanGuard(CURRENT.with(|current| current.replace(Some(span.clone()))))
+}
+
+/// Restores the span that was current before [`enter`].
+pub(crate) struct CurrentSpanGuard(Option<SpanHandle>);
+
+impl Drop for CurrentSpanGuard {
+    fn drop(&mut self) {
+        let previous = self.0.take();
+        CURRENT.with(|current| current.set(previous));
+    }
+}
+
 /// Creates spans and collects them when they finish; cheap to clone.
 #[derive(Clone)]
 pub struct Tracer(Arc<TracerInner>);
