@@ -26,6 +26,7 @@
 //! | an event inside such a span (`info!(items = 3, "reserved")`) | a span log: `message` and the fields |
 //! | an event at `ERROR` (what `#[instrument(err)]` emits) | the span is marked `error=true`, with its log |
 //! | a span outside any request | ignored, or a root span with [`Outside::Root`] |
+//! | an entered span | its Wavefront span is [`current_span`], so client calls made inside it are its children |
 //!
 //! The request's span is the one the adapter's future is polled with
 //! ([`wavefront_core::trace::current_span`]); a `tracing` span finds it when it
@@ -35,13 +36,21 @@
 use std::borrow::Cow;
 use std::fmt::{self, Write as _};
 
+use std::cell::RefCell;
 use tracing_core::field::{Field, Visit};
 use tracing_core::span::{Attributes, Id, Record};
 use tracing_core::{Event, Level, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 use wavefront_core::reporter::Reporter;
-use wavefront_core::trace::{current_span, SpanHandle, Text};
+
+use wavefront_core::trace::{current_span, replace_current_span, SpanHandle, Text};
+
+thread_local! {
+    /// The current Wavefront spans replaced by entered `tracing` spans, to put
+    /// back as they are left (enters and exits nest on a thread).
+    static REPLACED: RefCell<Vec<Option<SpanHandle>>> = const { RefCell::new(Vec::new()) };
+}
 
 /// What becomes of `tracing` spans opened outside any request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -156,6 +165,27 @@ where
             wavefront.0.set_error();
         }
         wavefront.0.log(fields.0);
+    }
+
+    fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
+        // While a span is entered, its Wavefront span is the current one, so
+        // a client call inside it (`wavefront-reqwest`) is its child.
+        if let Some(span) = ctx.span(id) {
+            if let Some(wavefront) = span.extensions().get::<WavefrontSpan>() {
+                let replaced = replace_current_span(Some(wavefront.0.clone()));
+                REPLACED.with(|stack| stack.borrow_mut().push(replaced));
+            }
+        }
+    }
+
+    fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
+        if let Some(span) = ctx.span(id) {
+            if span.extensions().get::<WavefrontSpan>().is_some() {
+                if let Some(replaced) = REPLACED.with(|stack| stack.borrow_mut().pop()) {
+                    replace_current_span(replaced);
+                }
+            }
+        }
     }
 
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {

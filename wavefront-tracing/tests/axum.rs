@@ -99,7 +99,11 @@ async fn spans_in_a_handler_are_children_of_the_request_span() {
     for child in ["reserve_stock", "charge_card", "notify"] {
         let span = by_name(child);
         assert_eq!(span.trace_id, request.trace_id, "{child}");
-        assert_eq!(span.parents, std::slice::from_ref(&request.span_id), "{child}");
+        assert_eq!(
+            span.parents,
+            std::slice::from_ref(&request.span_id),
+            "{child}"
+        );
     }
     assert_eq!(by_name("reserve_stock").tag("items"), Some("3"));
     assert_eq!(by_name("charge_card").tag("order"), Some("7"));

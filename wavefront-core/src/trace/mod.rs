@@ -354,6 +354,14 @@ pub fn current_span() -> Option<SpanHandle> {
     })
 }
 
+/// Makes `span` (or none) the current span on this thread and returns the
+/// one it replaces, for code that enters and leaves spans of its own (a
+/// `tracing` bridge entering a span makes its Wavefront span current, and puts
+/// the previous one back when it leaves).
+pub fn replace_current_span(span: Option<SpanHandle>) -> Option<SpanHandle> {
+    CURRENT.with(|current| current.replace(span))
+}
+
 /// Makes `span` the current span until the returned guard drops.
 pub(crate) fn enter(span: &SpanHandle) -> CurrentSpanGuard {
     CurrentSpanGuard(CURRENT.with(|current| current.replace(Some(span.clone()))))
