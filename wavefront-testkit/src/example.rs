@@ -11,8 +11,10 @@ use std::time::{Duration, Instant};
 
 use crate::receiver::Receiver;
 
-/// Starts the example and returns it with the address it listens on.
-fn spawn(
+/// Starts the example `binary` with only `envs` (and `BIND_ADDR=127.0.0.1:0`)
+/// in its environment; returns the process, the address it listens on, and
+/// the rest of its standard error.
+pub fn spawn(
     binary: &str,
     envs: &[(&str, String)],
 ) -> (Child, String, BufReader<std::process::ChildStderr>) {
@@ -37,8 +39,8 @@ fn spawn(
     (child, addr, stderr)
 }
 
-/// One HTTP/1.1 request; returns the status.
-fn get(addr: &str, path: &str) -> u16 {
+/// One HTTP/1.1 `GET` to `addr`; returns the status.
+pub fn get(addr: &str, path: &str) -> u16 {
     let mut stream = TcpStream::connect(addr).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
@@ -57,7 +59,9 @@ fn get(addr: &str, path: &str) -> u16 {
         .unwrap_or(0)
 }
 
-fn terminate(child: &mut Child) -> Duration {
+/// Sends SIGTERM and waits (at most 12 s) for a successful exit; returns
+/// how long it took.
+pub fn terminate(child: &mut Child) -> Duration {
     signal(child, "-TERM")
 }
 
