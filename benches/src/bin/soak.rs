@@ -156,7 +156,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             receiver.faults().set_refuse_connections(down);
             flaps += usize::from(down);
         }
-        if second % 10 == 0 && samples.last().is_none_or(|&(s, _)| s != second) {
+        if second.is_multiple_of(10) && samples.last().is_none_or(|&(s, _)| s != second) {
             samples.push((second, rss_kib()));
             println!("  {second:>4} s  rss {:>7} KiB", rss_kib());
         }

@@ -680,7 +680,7 @@ impl Tracer {
             return;
         }
         inner.queue.push(span);
-        if (queued + 1) % SPAN_BATCH == 0 {
+        if (queued + 1).is_multiple_of(SPAN_BATCH) {
             if let Some(reporter) = inner.waker.get() {
                 reporter.unpark();
             }
