@@ -35,6 +35,7 @@
 
 use std::borrow::Cow;
 use std::fmt::{self, Write as _};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use std::cell::RefCell;
 use tracing_core::field::{Field, Visit};
@@ -91,6 +92,15 @@ impl WavefrontTracingLayer {
 /// The Wavefront span of a `tracing` span, in its extensions.
 struct WavefrontSpan(SpanHandle);
 
+/// `tracing` spans that have a Wavefront span now. While there are none (no
+/// request is being handled with spans of its own), every callback returns
+/// at once, without looking the span up.
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+fn none_live() -> bool {
+    LIVE.load(Ordering::Relaxed) == 0
+}
+
 /// Records fields as span tags.
 struct Tags<'a>(&'a SpanHandle);
 
@@ -127,23 +137,31 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        let current = current_span();
+        if current.is_none() && none_live() && self.outside == Outside::Ignore {
+            return; // outside any request: nothing to do
+        }
         let Some(span) = ctx.span(id) else { return };
         let name = attrs.metadata().name();
-        // The enclosing `tracing` span's Wavefront span, else the request's.
+        // The enclosing `tracing` span's Wavefront span, else the current one.
         let parent = span
             .parent()
             .and_then(|p| p.extensions().get::<WavefrontSpan>().map(|w| w.0.clone()))
-            .or_else(current_span);
+            .or(current);
         let handle = match (parent, self.outside) {
             (Some(parent), _) => parent.child(name),
             (None, Outside::Root) => self.reporter.tracer().span(name).start(),
             (None, Outside::Ignore) => return,
         };
         attrs.record(&mut Tags(&handle));
+        LIVE.fetch_add(1, Ordering::Relaxed);
         span.extensions_mut().insert(WavefrontSpan(handle));
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        if none_live() {
+            return;
+        }
         if let Some(span) = ctx.span(id) {
             if let Some(wavefront) = span.extensions().get::<WavefrontSpan>() {
                 values.record(&mut Tags(&wavefront.0));
@@ -170,6 +188,9 @@ where
     fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
         // While a span is entered, its Wavefront span is the current one, so
         // a client call inside it (`wavefront-reqwest`) is its child.
+        if none_live() {
+            return;
+        }
         if let Some(span) = ctx.span(id) {
             if let Some(wavefront) = span.extensions().get::<WavefrontSpan>() {
                 let replaced = replace_current_span(Some(wavefront.0.clone()));
@@ -179,6 +200,9 @@ where
     }
 
     fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
+        if none_live() {
+            return;
+        }
         if let Some(span) = ctx.span(id) {
             if span.extensions().get::<WavefrontSpan>().is_some() {
                 if let Some(replaced) = REPLACED.with(|stack| stack.borrow_mut().pop()) {
@@ -189,8 +213,12 @@ where
     }
 
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        if none_live() {
+            return;
+        }
         if let Some(span) = ctx.span(&id) {
             if let Some(wavefront) = span.extensions_mut().remove::<WavefrontSpan>() {
+                LIVE.fetch_sub(1, Ordering::Relaxed);
                 wavefront.0.finish();
             }
         }
