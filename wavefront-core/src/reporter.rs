@@ -292,6 +292,69 @@ impl Reporter {
         &self.core.state.registry
     }
 
+    /// A counter of your own, tagged with the application tags
+    /// (`application`, `cluster`, `service`, `shard`) and then `tags`, like
+    /// the SDK's series. Its handle is cheap to clone; record into it from
+    /// anywhere.
+    ///
+    /// ```
+    /// use wavefront_core::reporter::Reporter;
+    /// use wavefront_core::ApplicationTags;
+    ///
+    /// let reporter = Reporter::from_env(&ApplicationTags::builder("Ordering", "styling").build()?)?;
+    /// let checked_out = reporter.counter("orders.checked_out", &[("tier", "gold")]);
+    /// checked_out.inc();
+    /// reporter.gauge("pool.size", &[]).set(8.0);
+    /// reporter.histogram("orders.basket_items", &[]).record(3);
+    /// # reporter.shutdown(std::time::Duration::from_secs(1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn counter(&self, name: &str, tags: &[(&str, &str)]) -> crate::metric::Counter {
+        self.registry().counter(name, &self.tagged(tags))
+    }
+
+    /// A delta counter of your own (a name starting with `∆`), tagged as
+    /// [`counter`](Self::counter) is.
+    #[must_use]
+    pub fn delta_counter(&self, name: &str, tags: &[(&str, &str)]) -> crate::metric::DeltaCounter {
+        self.registry().delta_counter(name, &self.tagged(tags))
+    }
+
+    /// A gauge of your own, tagged as [`counter`](Self::counter) is.
+    #[must_use]
+    pub fn gauge(&self, name: &str, tags: &[(&str, &str)]) -> crate::metric::Gauge {
+        self.registry().gauge(name, &self.tagged(tags))
+    }
+
+    /// A minute histogram of your own, tagged as [`counter`](Self::counter)
+    /// is.
+    #[must_use]
+    pub fn histogram(
+        &self,
+        name: &str,
+        tags: &[(&str, &str)],
+    ) -> crate::histogram::WavefrontHistogram {
+        self.registry().histogram(name, &self.tagged(tags))
+    }
+
+    /// The application tags, then `tags` (but those of the application
+    /// tags' keys, which the application's win).
+    fn tagged<'a>(&'a self, tags: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+        let app = self.application_tags();
+        let mut all = vec![
+            ("application", app.application()),
+            ("cluster", app.cluster()),
+            ("service", app.service()),
+            ("shard", app.shard()),
+        ];
+        all.extend(
+            tags.iter()
+                .filter(|(k, _)| !matches!(*k, "application" | "cluster" | "service" | "shard")),
+        );
+        all
+    }
+
     /// The tracer whose finished spans this reporter sends.
     #[must_use]
     pub fn tracer(&self) -> &Tracer {

@@ -751,3 +751,44 @@ fn an_adapter_keeps_its_reporter_running_after_the_handle_is_dropped() {
         .any(|p| p.name == "shop.response.orders.GET.201.cumulative.count")));
     assert!(receiver.line_count() > before);
 }
+
+#[test]
+fn your_own_series_carry_the_application_tags() {
+    let mut s = Setup::new(app_tags(), &[], 1_000);
+    s.first_report();
+    s.reporter
+        .counter(
+            "orders.checked_out",
+            &[("tier", "gold"), ("service", "not-mine")],
+        )
+        .inc_by(2);
+    s.reporter.gauge("pool.size", &[]).set(8.0);
+    s.reporter.histogram("orders.basket_items", &[]).record(3);
+    s.clock.advance_ms(60_000);
+    s.reporter.report_now();
+    let lines = s.next_lines();
+    let line = |name: &str| {
+        lines
+            .iter()
+            .find(|l| l.starts_with(&format!("\"{name}\"")) || l.contains(&format!(" \"{name}\" ")))
+            .unwrap_or_else(|| panic!("{name}: {lines:#?}"))
+            .clone()
+    };
+    let counter = line("orders.checked_out");
+    assert!(
+        counter.starts_with("\"orders.checked_out\" 2.0 "),
+        "{counter}"
+    );
+    for tag in [
+        "\"application\"=\"Ordering\"",
+        "\"cluster\"=\"none\"",
+        "\"service\"=\"styling\"",
+        "\"shard\"=\"none\"",
+        "\"tier\"=\"gold\"",
+    ] {
+        assert!(counter.contains(tag), "{tag} in {counter}");
+    }
+    assert!(!counter.contains("not-mine"), "{counter}");
+    assert!(line("pool.size").contains("\"service\"=\"styling\""));
+    assert!(line("orders.basket_items").starts_with("!M "));
+}
