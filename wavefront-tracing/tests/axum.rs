@@ -19,6 +19,7 @@ use wavefront_tracing::WavefrontTracingLayer;
 #[tracing::instrument]
 async fn charge_card(order: String) -> u32 {
     tokio::time::sleep(Duration::from_millis(5)).await; // across an await
+    tracing::info_span!("lookup_card").in_scope(|| tracing::info!("found"));
     tracing::info!(amount = 42, "charged");
     42
 }
@@ -105,6 +106,12 @@ async fn spans_in_a_handler_are_children_of_the_request_span() {
             "{child}"
         );
     }
+    // Nested: a span inside `charge_card` is its child.
+    assert_eq!(
+        by_name("lookup_card").parents,
+        std::slice::from_ref(&by_name("charge_card").span_id)
+    );
+    assert_eq!(by_name("lookup_card").trace_id, request.trace_id);
     assert_eq!(by_name("reserve_stock").tag("items"), Some("3"));
     assert_eq!(by_name("charge_card").tag("order"), Some("7"));
     assert_eq!(by_name("notify").tag("error"), Some("true"));
