@@ -1,12 +1,10 @@
 //! The `metrics` macros, through the recorder and a real reporter, to the
 //! strict receiver over TCP.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use wavefront_core::registry::Registry;
 use wavefront_core::reporter::Reporter;
-use wavefront_core::sender::{ProxySender, Sender};
 use wavefront_core::ApplicationTags;
 use wavefront_metrics::WavefrontRecorder;
 use wavefront_testkit::receiver::Receiver;
@@ -14,12 +12,7 @@ use wavefront_testkit::receiver::Receiver;
 #[test]
 fn counters_gauges_and_histograms_arrive_with_the_application_tags() {
     let receiver = Receiver::start().unwrap();
-    let sender: Arc<dyn Sender> = Arc::new(
-        ProxySender::builder("127.0.0.1")
-            .metrics_port(receiver.metrics_addr().port())
-            .tracing_port(receiver.tracing_addr().port())
-            .build(),
-    );
+    let sender = receiver.proxy_sender();
     let tags = ApplicationTags::builder("Ordering", "styling")
         .cluster("us-west-1")
         .shard("primary")

@@ -13,7 +13,6 @@ use wavefront_axum::routing::get;
 use wavefront_axum::WavefrontLayer;
 use wavefront_core::registry::Registry;
 use wavefront_core::reporter::Reporter;
-use wavefront_core::sender::{ProxySender, Sender};
 use wavefront_core::ApplicationTags;
 use wavefront_reqwest::WavefrontMiddleware;
 use wavefront_testkit::receiver::Receiver;
@@ -65,12 +64,7 @@ async fn serve(app: Router) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_gets_a_client_span_and_carries_the_trace() {
     let receiver = Receiver::start().unwrap();
-    let sender: Arc<dyn Sender> = Arc::new(
-        ProxySender::builder("127.0.0.1")
-            .metrics_port(receiver.metrics_addr().port())
-            .tracing_port(receiver.tracing_addr().port())
-            .build(),
-    );
+    let sender = receiver.proxy_sender();
     let tags = ApplicationTags::builder("Ordering", "styling")
         .build()
         .unwrap();

@@ -46,13 +46,11 @@ mod transcript;
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
 use wavefront_core::registry::Registry;
 use wavefront_core::reporter::Reporter;
-use wavefront_core::sender::{ProxySender, Sender};
 use wavefront_core::ApplicationTags;
 
 use crate::receiver::Receiver;
@@ -171,12 +169,7 @@ impl Conformance {
     /// reporter; returns what arrived, or every failure found.
     pub fn run(&self, start: impl FnOnce(&Reporter) -> RunningServer) -> Result<Outcome, Failures> {
         let receiver = Receiver::start().map_err(|e| Failures(vec![format!("receiver: {e}")]))?;
-        let sender: Arc<dyn Sender> = Arc::new(
-            ProxySender::builder("127.0.0.1")
-                .metrics_port(receiver.metrics_addr().port())
-                .tracing_port(receiver.tracing_addr().port())
-                .build(),
-        );
+        let sender = receiver.proxy_sender();
         let reporter = Reporter::builder(Registry::new(), sender, application_tags())
             .source(SOURCE)
             .interval(Duration::from_secs(3600))

@@ -462,6 +462,18 @@ impl Receiver {
         self.addr(HTTP)
     }
 
+    /// A proxy sender to this receiver's metrics and tracing ports, as an
+    /// application configured with it would have.
+    #[must_use]
+    pub fn proxy_sender(&self) -> Arc<dyn wavefront_core::sender::Sender> {
+        Arc::new(
+            wavefront_core::sender::ProxySender::builder("127.0.0.1")
+                .metrics_port(self.metrics_addr().port())
+                .tracing_port(self.tracing_addr().port())
+                .build(),
+        )
+    }
+
     /// `http://127.0.0.1:<http port>`, without a trailing slash.
     #[must_use]
     pub fn http_url(&self) -> String {

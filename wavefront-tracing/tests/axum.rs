@@ -1,7 +1,6 @@
 //! `tracing` spans and events inside a real axum handler reach the strict
 //! receiver as children and logs of the request's Wavefront span.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::Path;
@@ -11,7 +10,6 @@ use wavefront_axum::routing::get;
 use wavefront_axum::WavefrontLayer;
 use wavefront_core::registry::Registry;
 use wavefront_core::reporter::Reporter;
-use wavefront_core::sender::{ProxySender, Sender};
 use wavefront_core::ApplicationTags;
 use wavefront_testkit::receiver::Receiver;
 use wavefront_tracing::WavefrontTracingLayer;
@@ -42,12 +40,7 @@ async fn checkout(Path(id): Path<String>) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spans_in_a_handler_are_children_of_the_request_span() {
     let receiver = Receiver::start().unwrap();
-    let sender: Arc<dyn Sender> = Arc::new(
-        ProxySender::builder("127.0.0.1")
-            .metrics_port(receiver.metrics_addr().port())
-            .tracing_port(receiver.tracing_addr().port())
-            .build(),
-    );
+    let sender = receiver.proxy_sender();
     let tags = ApplicationTags::builder("Ordering", "styling")
         .build()
         .unwrap();

@@ -10,7 +10,6 @@ use tower_layer::Layer;
 use warp::Filter;
 use wavefront_core::registry::Registry;
 use wavefront_core::reporter::Reporter;
-use wavefront_core::sender::{ProxySender, Sender};
 use wavefront_core::ApplicationTags;
 use wavefront_testkit::receiver::Receiver;
 use wavefront_warp::{route, WavefrontLayer};
@@ -33,12 +32,7 @@ fn status(addr: SocketAddr, method: &str, path: &str) -> u16 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn methods_no_route_accepts_and_rejected_branches_are_unmatched() {
     let receiver = Receiver::start().unwrap();
-    let sender: Arc<dyn Sender> = Arc::new(
-        ProxySender::builder("127.0.0.1")
-            .metrics_port(receiver.metrics_addr().port())
-            .tracing_port(receiver.tracing_addr().port())
-            .build(),
-    );
+    let sender = receiver.proxy_sender();
     let tags = ApplicationTags::builder("Ordering", "styling")
         .build()
         .unwrap();
