@@ -208,7 +208,10 @@ impl ReporterBuilder {
         let interval = self.interval;
         let thread = std::thread::Builder::new()
             .name("wavefront-reporter".into())
-            .spawn(move || worker.run(interval, &stopped))
+            .spawn(move || {
+                crate::cpu::lower_thread_priority();
+                worker.run(interval, &stopped)
+            })
             .ok();
         if let Some(thread) = &thread {
             state.tracer.wake_on_batch(thread.thread().clone());
