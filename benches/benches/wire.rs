@@ -115,13 +115,39 @@ fn metric_template(buf: &mut String) {
     template.write(buf, 42.5, Some(1_700_000_000)).unwrap();
 }
 
+/// The reporter's path for spans: the tracer's shared tags (the first four)
+/// encoded once, only the span's own written per line.
+fn span_after_shared_tags(buf: &mut String) {
+    static SHARED: std::sync::OnceLock<wire::EncodedSpanTags> = std::sync::OnceLock::new();
+    let shared = SHARED.get_or_init(|| wire::EncodedSpanTags::new(&SPAN_TAGS[..4]).unwrap());
+    let parents = [SpanId::from_u128(0x2f64e538_9457_11e8_9eb6_529269fb1459)];
+    wire::write_span_after(
+        buf,
+        shared,
+        &SpanLine {
+            operation: "make_shirts",
+            source: "host-1",
+            trace_id: TraceId::from_u128(0x11111111_2222_4333_8444_555555555555),
+            span_id: SpanId::from_u128(0x66666666_7777_4888_9999_aaaaaaaaaaaa),
+            parents: &parents,
+            follows_from: &[],
+            tags: &SPAN_TAGS[4..],
+            start: 1_700_000_000_123,
+            duration: 343,
+            has_logs: false,
+        },
+    )
+    .unwrap();
+}
+
 type Encoder = fn(&mut String);
 
-const ENCODERS: [(&str, Encoder); 4] = [
+const ENCODERS: [(&str, Encoder); 5] = [
     ("metric", metric),
     ("metric_template", metric_template),
     ("histogram", histogram),
     ("span", span),
+    ("span_after_shared_tags", span_after_shared_tags),
 ];
 
 /// The lines the Python reference writes for the same inputs.
@@ -150,6 +176,10 @@ fn check_lines() {
         "\"make_shirts\" source=\"host-1\" traceId=11111111-2222-4333-8444-555555555555 "
     ));
     assert!(buf.ends_with("\"flask.func\"=\"make_shirts\" 1700000000123 343\n"));
+    let span_line = buf.clone();
+    buf.clear();
+    span_after_shared_tags(&mut buf);
+    assert_eq!(buf, span_line);
 }
 
 /// Appends lines into one reusable buffer, as a reporter does, clearing it
