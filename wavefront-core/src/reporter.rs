@@ -56,7 +56,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::{Config, ConfigError, DEFAULT_REPORT_INTERVAL};
 use crate::histogram::Distribution;
-use crate::lifecycle::{Instrumentation, InstrumentationBuilder};
+use crate::lifecycle::{Instrumentation, InstrumentationBuilder, Owner};
 use crate::red::RedMetrics;
 use crate::registry::{Entry, Metric, Registry};
 use crate::sender::{DataKind, LineBatch, Sender, ShutdownReport};
@@ -314,20 +314,29 @@ impl Reporter {
     /// ```
     #[must_use]
     pub fn counter(&self, name: &str, tags: &[(&str, &str)]) -> crate::metric::Counter {
-        self.registry().counter(name, &self.tagged(tags))
+        self.registry().counter(
+            name,
+            &self.application_tags().series_tags(tags.iter().copied()),
+        )
     }
 
     /// A delta counter of your own (a name starting with `∆`), tagged as
     /// [`counter`](Self::counter) is.
     #[must_use]
     pub fn delta_counter(&self, name: &str, tags: &[(&str, &str)]) -> crate::metric::DeltaCounter {
-        self.registry().delta_counter(name, &self.tagged(tags))
+        self.registry().delta_counter(
+            name,
+            &self.application_tags().series_tags(tags.iter().copied()),
+        )
     }
 
     /// A gauge of your own, tagged as [`counter`](Self::counter) is.
     #[must_use]
     pub fn gauge(&self, name: &str, tags: &[(&str, &str)]) -> crate::metric::Gauge {
-        self.registry().gauge(name, &self.tagged(tags))
+        self.registry().gauge(
+            name,
+            &self.application_tags().series_tags(tags.iter().copied()),
+        )
     }
 
     /// A minute histogram of your own, tagged as [`counter`](Self::counter)
@@ -338,24 +347,10 @@ impl Reporter {
         name: &str,
         tags: &[(&str, &str)],
     ) -> crate::histogram::WavefrontHistogram {
-        self.registry().histogram(name, &self.tagged(tags))
-    }
-
-    /// The application tags, then `tags` (but those of the application
-    /// tags' keys, which the application's win).
-    fn tagged<'a>(&'a self, tags: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
-        let app = self.application_tags();
-        let mut all = vec![
-            ("application", app.application()),
-            ("cluster", app.cluster()),
-            ("service", app.service()),
-            ("shard", app.shard()),
-        ];
-        all.extend(
-            tags.iter()
-                .filter(|(k, _)| !matches!(*k, "application" | "cluster" | "service" | "shard")),
-        );
-        all
+        self.registry().histogram(
+            name,
+            &self.application_tags().series_tags(tags.iter().copied()),
+        )
     }
 
     /// The tracer whose finished spans this reporter sends.
@@ -409,17 +404,15 @@ impl Reporter {
         &self,
         component: impl Into<String>,
     ) -> InstrumentationBuilder<T> {
-        let state = Arc::clone(&self.core.state);
+        // The adapter keeps the reporter running: a `Reporter` dropped right
+        // after building a layer (a temporary) does not stop the reporting.
         InstrumentationBuilder::new(
             component.into(),
             self.core.state.registry.clone(),
             self.core.state.tracer.clone(),
             self.core.state.tags.clone(),
-            Some(Box::new(move |name: &str| state.add_component(name))),
+            Some(Arc::clone(&self.core) as Arc<dyn Owner>),
         )
-        // The adapter keeps the reporter running: a `Reporter` dropped right
-        // after building a layer (a temporary) does not stop the reporting.
-        .keep_alive(Arc::clone(&self.core) as Arc<dyn std::any::Any + Send + Sync>)
     }
 
     /// Reports now, on the calling thread (completed minutes only).
@@ -471,6 +464,12 @@ impl Core {
             }
         }
         self.report.lock().ok().and_then(|r| *r).unwrap_or_default()
+    }
+}
+
+impl Owner for Core {
+    fn add_component(&self, component: &str) {
+        self.state.add_component(component);
     }
 }
 

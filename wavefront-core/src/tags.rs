@@ -131,6 +131,36 @@ impl ApplicationTags {
         &self.custom
     }
 
+    /// The point tags of a series of the application's: `application`,
+    /// `cluster`, `service`, `shard`, then `tags` (less those keys, which
+    /// the application's own win), as the SDK's series carry them.
+    ///
+    /// ```
+    /// use wavefront_core::ApplicationTags;
+    ///
+    /// let app = ApplicationTags::builder("Ordering", "styling").build()?;
+    /// let tags = app.series_tags([("tier", "gold"), ("service", "not-mine")]);
+    /// assert_eq!(tags[2], ("service", "styling"));
+    /// assert_eq!(tags[4], ("tier", "gold"));
+    /// assert_eq!(tags.len(), 5);
+    /// # Ok::<(), wavefront_core::ApplicationTagsError>(())
+    /// ```
+    #[must_use]
+    pub fn series_tags<'a>(
+        &'a self,
+        tags: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Vec<(&'a str, &'a str)> {
+        const OWN: [&str; 4] = ["application", "cluster", "service", "shard"];
+        let mut all = vec![
+            ("application", self.application()),
+            ("cluster", self.cluster()),
+            ("service", self.service()),
+            ("shard", self.shard()),
+        ];
+        all.extend(tags.into_iter().filter(|(k, _)| !OWN.contains(k)));
+        all
+    }
+
     /// All tags in the order spans carry them: application, service,
     /// cluster, shard, then the custom tags.
     #[must_use]

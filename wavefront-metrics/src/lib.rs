@@ -54,9 +54,6 @@ use wavefront_core::ApplicationTags;
 /// Histogram values are kept in millionths: `record(0.000_5)` keeps 500.
 const HISTOGRAM_SCALE: f64 = 1e6;
 
-/// The application tags' keys, which labels cannot override.
-const APPLICATION_KEYS: [&str; 4] = ["application", "cluster", "service", "shard"];
-
 /// [`WavefrontRecorder::install`] found a `metrics` recorder installed
 /// already: a process has one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,25 +104,11 @@ impl WavefrontRecorder {
         metrics::set_global_recorder(self).map_err(|_| AlreadyInstalled)
     }
 
-    /// The application tags, then the labels (but those of the application
-    /// tags' keys).
-    fn tags(&self, key: &Key) -> Vec<(String, String)> {
-        let app = &self.app;
-        let mut tags: Vec<(String, String)> = [
-            ("application", app.application()),
-            ("cluster", app.cluster()),
-            ("service", app.service()),
-            ("shard", app.shard()),
-        ]
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-        tags.extend(
-            key.labels()
-                .filter(|l| !APPLICATION_KEYS.contains(&l.key()))
-                .map(|l| (l.key().to_owned(), l.value().to_owned())),
-        );
-        tags
+    /// The application tags, then the labels, as the SDK's series carry
+    /// them.
+    fn tags<'a>(&'a self, key: &'a Key) -> Vec<(&'a str, &'a str)> {
+        self.app
+            .series_tags(key.labels().map(|label| (label.key(), label.value())))
     }
 }
 

@@ -8,7 +8,9 @@ use rocket::fairing::{Fairing, Info, Kind};
 use rocket::http::HeaderMap;
 use rocket::{Request, Response};
 use wavefront_core::cpu::thread_time_ns;
-use wavefront_core::lifecycle::{Instrumentation, InstrumentationBuilder, RequestInfo};
+use wavefront_core::lifecycle::{
+    request_url, Instrumentation, InstrumentationBuilder, RequestInfo,
+};
 use wavefront_core::reporter::Reporter;
 use wavefront_core::trace::Headers;
 
@@ -65,14 +67,13 @@ struct RocketRequest<'a> {
 
 impl<'a> RocketRequest<'a> {
     fn new(request: &'a Request<'_>) -> Self {
-        let path = request.uri().path();
-        let url = match request.host() {
-            Some(host) => format!("http://{host}{path}"),
-            None => format!("http://localhost{path}"),
-        };
         RocketRequest {
             method: request.method().as_str(),
-            url,
+            url: request_url(
+                "http",
+                request.headers().get_one("Host"),
+                request.uri().path().as_str(),
+            ),
             headers: RocketHeaders(request.headers()),
         }
     }

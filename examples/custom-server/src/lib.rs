@@ -25,7 +25,9 @@ use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response, StatusCode};
 use wavefront_core::cpu::thread_time_ns;
-use wavefront_core::lifecycle::{panic_message, Instrumentation, InstrumentedBody, RequestInfo};
+use wavefront_core::lifecycle::{
+    panic_message, request_url, Instrumentation, InstrumentedBody, RequestInfo,
+};
 use wavefront_core::reporter::Reporter;
 use wavefront_core::trace::Headers;
 
@@ -51,9 +53,8 @@ impl RequestInfo for HyperRequest<'_> {
             .0
             .headers()
             .get(hyper::header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or("localhost");
-        Cow::Owned(format!("http://{host}{}", self.0.uri().path()))
+            .and_then(|h| h.to_str().ok());
+        Cow::Owned(request_url("http", host, self.0.uri().path()))
     }
 
     fn headers(&self) -> &dyn Headers {

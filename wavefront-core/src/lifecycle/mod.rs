@@ -82,6 +82,27 @@ pub const DEFAULT_MAX_ROUTES: usize = 1_000;
 /// boundary and end in `…`.
 pub const MAX_URL_BYTES: usize = 1_024;
 
+/// The `http.url` of a request as the framework SDKs write it (Flask's
+/// `base_url`): `scheme://host/path`, never the query; `localhost` when the
+/// request named no host. For [`RequestInfo::url`].
+///
+/// ```
+/// use wavefront_core::lifecycle::request_url;
+///
+/// assert_eq!(request_url("http", Some("shop:8080"), "/style/blue/make"), "http://shop:8080/style/blue/make");
+/// assert_eq!(request_url("https", None, "/"), "https://localhost/");
+/// ```
+#[must_use]
+pub fn request_url(scheme: &str, host: Option<&str>, path: &str) -> String {
+    let host = host.unwrap_or("localhost");
+    let mut url = String::with_capacity(scheme.len() + 3 + host.len() + path.len());
+    url.push_str(scheme);
+    url.push_str("://");
+    url.push_str(host);
+    url.push_str(path);
+    url
+}
+
 /// `url` cut to [`MAX_URL_BYTES`].
 fn capped_url(url: Cow<'_, str>) -> String {
     if url.len() <= MAX_URL_BYTES {
@@ -163,8 +184,8 @@ impl RouteSlot {
 }
 
 struct Inner {
-    /// What must live as long as the instrumentation (its reporter).
-    _keep_alive: Option<Arc<dyn std::any::Any + Send + Sync>>,
+    /// The reporter it was built from, kept running while it lives.
+    _owner: Option<Arc<dyn Owner>>,
     naming: Naming,
     /// `component` and `<p>.func`, shared by every span.
     component: Text,
@@ -179,9 +200,12 @@ struct Inner {
 #[derive(Clone)]
 pub struct Instrumentation(Arc<Inner>);
 
-/// Called with the component's name when an instrumentation is built from a
-/// reporter: registers its heartbeat.
-pub(crate) type OnBuild = Box<dyn FnOnce(&str) + Send>;
+/// What an instrumentation is built from (a reporter): building registers
+/// the component's heartbeat with it, and the instrumentation keeps it alive.
+pub(crate) trait Owner: Send + Sync {
+    /// Adds `component` to the heartbeats.
+    fn add_component(&self, component: &str);
+}
 
 /// Builds an [`Instrumentation`], or an adapter made from one (`T`): every
 /// adapter's builder is this one, so settings read the same everywhere.
@@ -207,8 +231,7 @@ pub struct InstrumentationBuilder<T = Instrumentation> {
     app: ApplicationTags,
     max_routes: usize,
     cpu: bool,
-    on_build: Option<OnBuild>,
-    keep_alive: Option<Arc<dyn std::any::Any + Send + Sync>>,
+    owner: Option<Arc<dyn Owner>>,
     output: PhantomData<fn() -> T>,
 }
 
@@ -228,7 +251,7 @@ impl<T: From<Instrumentation>> InstrumentationBuilder<T> {
         registry: Registry,
         tracer: Tracer,
         app: ApplicationTags,
-        on_build: Option<OnBuild>,
+        owner: Option<Arc<dyn Owner>>,
     ) -> Self {
         InstrumentationBuilder {
             component,
@@ -237,16 +260,9 @@ impl<T: From<Instrumentation>> InstrumentationBuilder<T> {
             app,
             max_routes: DEFAULT_MAX_ROUTES,
             cpu: true,
-            on_build,
-            keep_alive: None,
+            owner,
             output: PhantomData,
         }
-    }
-
-    /// Keeps `owner` alive as long as the instrumentation (a reporter).
-    pub(crate) fn keep_alive(mut self, owner: Arc<dyn std::any::Any + Send + Sync>) -> Self {
-        self.keep_alive = Some(owner);
-        self
     }
 
     /// The series prefix and heartbeat component (each adapter's default is
@@ -281,11 +297,11 @@ impl<T: From<Instrumentation>> InstrumentationBuilder<T> {
         let routes = Routes::new(&naming, &self.app, self.registry, self.max_routes);
         let component = Text::from(Arc::<str>::from(naming.component()));
         let func_key = Text::from(Arc::<str>::from(naming.func_key()));
-        if let Some(register) = self.on_build {
-            register(naming.component());
+        if let Some(owner) = &self.owner {
+            owner.add_component(naming.component());
         }
         T::from(Instrumentation(Arc::new(Inner {
-            _keep_alive: self.keep_alive,
+            _owner: self.owner,
             naming,
             component,
             func_key,

@@ -14,7 +14,7 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::{Instrumentation, Instrumented, InstrumentedBody, RequestInfo};
+use super::{request_url, Instrumentation, Instrumented, InstrumentedBody, RequestInfo};
 use crate::trace::Headers;
 
 /// How a framework tells the route template of a request before its handler
@@ -103,26 +103,18 @@ impl<B, R: RouteExtractor> RequestInfo for HttpRequest<'_, B, R> {
     }
 
     fn url(&self) -> Cow<'_, str> {
-        // `base_url` as Flask has it: scheme, host and path, no query.
         let uri = self.request.uri();
-        let scheme = uri.scheme_str().unwrap_or("http");
-        let host = uri
-            .authority()
-            .map(|a| a.as_str())
-            .or_else(|| {
-                self.request
-                    .headers()
-                    .get(http::header::HOST)
-                    .and_then(|h| h.to_str().ok())
-            })
-            .unwrap_or("localhost");
-        let path = uri.path();
-        let mut url = String::with_capacity(scheme.len() + 3 + host.len() + path.len());
-        url.push_str(scheme);
-        url.push_str("://");
-        url.push_str(host);
-        url.push_str(path);
-        Cow::Owned(url)
+        let host = uri.authority().map(|a| a.as_str()).or_else(|| {
+            self.request
+                .headers()
+                .get(http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+        });
+        Cow::Owned(request_url(
+            uri.scheme_str().unwrap_or("http"),
+            host,
+            uri.path(),
+        ))
     }
 
     fn headers(&self) -> &dyn Headers {

@@ -10,7 +10,7 @@ use flate2::write::GzEncoder;
 use flate2::Compression;
 
 use super::health::Health;
-use super::worker::{queued_sender, Backoff, Delivery, Shared, Transport};
+use super::worker::{queued_sender, time_left, Backoff, Delivery, Shared, Transport};
 use super::{DataKind, LineBatch, SenderStats, DEFAULT_QUEUE_CAPACITY};
 use crate::url::{parse_direct_url, redact, ConfigError, UrlSetting};
 
@@ -327,13 +327,8 @@ impl HttpTransport {
     /// time left before `deadline` (a shutdown running out), never below
     /// 1 ms.
     fn request_timeout(&self, deadline: Option<Instant>) -> Duration {
-        match deadline {
-            None => self.timeout,
-            Some(deadline) => self
-                .timeout
-                .min(deadline.saturating_duration_since(Instant::now()))
-                .max(MIN_REQUEST_TIMEOUT),
-        }
+        time_left(self.timeout, deadline)
+            .map_or(MIN_REQUEST_TIMEOUT, |t| t.max(MIN_REQUEST_TIMEOUT))
     }
 
     /// The client: no redirects, no proxy from the environment unless asked.

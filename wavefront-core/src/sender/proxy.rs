@@ -6,7 +6,7 @@ use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use super::health::Health;
-use super::worker::{queued_sender, Backoff, Delivery, Shared, Transport};
+use super::worker::{queued_sender, time_left, Backoff, Delivery, Shared, Transport};
 use super::{DataKind, LineBatch, SenderStats, DEFAULT_QUEUE_CAPACITY};
 
 /// The proxy's default metrics port.
@@ -196,18 +196,6 @@ impl Cut {
                 .iter()
                 .position(|&b| b == b'\n')
                 .map_or(bytes.len(), |i| written + i + 1),
-        }
-    }
-}
-
-/// The time left until `deadline`, capped at `limit`; `None` when it has
-/// passed.
-fn time_left(limit: Duration, deadline: Option<Instant>) -> Option<Duration> {
-    match deadline {
-        None => Some(limit),
-        Some(deadline) => {
-            let left = deadline.checked_duration_since(Instant::now())?;
-            (!left.is_zero()).then(|| left.min(limit))
         }
     }
 }

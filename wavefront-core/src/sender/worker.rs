@@ -45,6 +45,18 @@ pub(crate) enum Delivery {
     Refused,
 }
 
+/// How long an I/O call may block: `limit`, cut to the time left before
+/// `deadline` (a flush's or shutdown's); `None` once it has passed.
+pub(crate) fn time_left(limit: Duration, deadline: Option<Instant>) -> Option<Duration> {
+    match deadline {
+        None => Some(limit),
+        Some(deadline) => {
+            let left = deadline.checked_duration_since(Instant::now())?;
+            (!left.is_zero()).then(|| left.min(limit))
+        }
+    }
+}
+
 /// How long before a flush's deadline a kind waiting out a backoff gets one
 /// more try, so a proxy back from a blip still gets the final report.
 const LAST_TRY_BEFORE_DEADLINE: Duration = Duration::from_millis(250);
