@@ -43,20 +43,6 @@ pub fn clock_source() -> ClockSource {
     imp::clock_source()
 }
 
-/// Lowers the calling thread's scheduling priority (Linux: nice 19, the lowest), for the
-/// SDK's own threads (reporter, senders): on a busy core the request threads
-/// go first, so formatting a batch of spans never sits in a request's tail
-/// latency, while idle cores still run the SDK at full speed. Elsewhere it
-/// does nothing.
-pub(crate) fn lower_thread_priority() {
-    #[cfg(target_os = "linux")]
-    // SAFETY: setpriority only changes the calling thread's nice value (on
-    // Linux, `who` 0 with PRIO_PROCESS is the calling thread).
-    unsafe {
-        libc::setpriority(libc::PRIO_PROCESS, 0, 19);
-    }
-}
-
 /// The exact reading, always by system call (for tests and comparison).
 #[must_use]
 pub fn thread_time_ns_syscall() -> Option<u64> {

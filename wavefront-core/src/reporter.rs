@@ -208,10 +208,7 @@ impl ReporterBuilder {
         let interval = self.interval;
         let thread = std::thread::Builder::new()
             .name("wavefront-reporter".into())
-            .spawn(move || {
-                crate::cpu::lower_thread_priority();
-                worker.run(interval, &stopped)
-            })
+            .spawn(move || worker.run(interval, &stopped))
             .ok();
         if let Some(thread) = &thread {
             state.tracer.wake_on_batch(thread.thread().clone());

@@ -143,10 +143,9 @@ impl Shared {
         for (transport, kinds) in workers {
             let shared = Arc::clone(self);
             shared.running.fetch_add(1, Ordering::AcqRel);
-            let spawned = thread::Builder::new().name(name.into()).spawn(move || {
-                crate::cpu::lower_thread_priority();
-                run(&shared, transport, &kinds, interval)
-            });
+            let spawned = thread::Builder::new()
+                .name(name.into())
+                .spawn(move || run(&shared, transport, &kinds, interval));
             match spawned {
                 Ok(handle) => {
                     threads.push(handle.thread().clone());
