@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
-"""Create (or refresh) the interop virtualenv and print its interpreter's path.
+"""Create (or refresh) an interop virtualenv and print its interpreter's path.
 
 Usage (from any directory):
 
-    python3 interop/venv.py
+    python3 interop/venv.py          # the reference Flask SDK
+    python3 interop/venv.py otlp     # OpenTelemetry's own protobuf classes
 
 On first use this creates ``interop/.venv`` with ``python3 -m venv`` and
 installs ``interop/requirements.txt`` into it: the reference Flask SDK and the
 exact dependency set of ``shared/reference/flask-captures/requirements-current.txt``.
+With a name, the venv is ``interop/.venv-NAME`` and its requirements
+``interop/NAME-requirements.txt`` (``otlp``: the ``opentelemetry-proto``
+package, which decodes what the OTLP exporter sends).
 A SHA-256 of the requirements file is kept in ``.venv/.requirements.sha256``;
 when the file changes, the requirements are installed again.  The last line
 written to stdout is the absolute path of the venv's ``python``; everything
@@ -23,9 +27,10 @@ import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-VENV = os.path.join(HERE, ".venv")
+NAME = sys.argv[1] if len(sys.argv) > 1 else None
+VENV = os.path.join(HERE, ".venv-%s" % NAME if NAME else ".venv")
 VENV_PY = os.path.join(VENV, "bin", "python")
-REQUIREMENTS = os.path.join(HERE, "requirements.txt")
+REQUIREMENTS = os.path.join(HERE, "%s-requirements.txt" % NAME if NAME else "requirements.txt")
 STAMP = os.path.join(VENV, ".requirements.sha256")
 
 

@@ -3,7 +3,10 @@
 //!
 //! | variable | meaning | default |
 //! |---|---|---|
-//! | `WAVEFRONT_URL` | `proxy://host:port` or `http://host:port`: a proxy; `https://TOKEN@host`: direct ingestion | unset: print to stdout |
+//! | `WAVEFRONT_URL` | `proxy://host:port` or `http://host:port`: a proxy; `https://TOKEN@host`: direct ingestion; `otlp://host:port` (`otlps://` for TLS): OTLP/HTTP | unset: OTLP if an `OTEL_EXPORTER_OTLP_*ENDPOINT` is set, else print to stdout |
+//! | `OTEL_EXPORTER_OTLP_ENDPOINT` | OTLP/HTTP base URL (`/v1/metrics`, `/v1/traces` appended), when `WAVEFRONT_URL` is unset | `http://localhost:4318` |
+//! | `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`, `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` | per-signal OTLP URLs, used as given | from the base URL |
+//! | `OTEL_EXPORTER_OTLP_HEADERS` | `key=value,key=value` (values percent-decoded) sent with every OTLP request; never printed | none |
 //! | `WAVEFRONT_APPLICATION`, `WAVEFRONT_SERVICE` | application tags | the application's own defaults |
 //! | `WAVEFRONT_CLUSTER`, `WAVEFRONT_SHARD` | optional application tags | `none` |
 //! | `WAVEFRONT_SOURCE` | the source of every point | the host name |
@@ -41,6 +44,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::export::{Exporter, WavefrontExporter};
 use crate::sender::{
     ConsoleSender, ProxySender, Sender, DEFAULT_METRICS_PORT, DEFAULT_TRACING_PORT,
 };
@@ -80,6 +84,18 @@ pub enum Destination {
         /// The API token (never printed).
         token: String,
     },
+    /// An OTLP/HTTP receiver (an OpenTelemetry Collector, a Wavefront
+    /// proxy's OTLP port, any backend).
+    Otlp {
+        /// The base URL (`/v1/metrics` and `/v1/traces` are appended).
+        endpoint: String,
+        /// The metrics URL, used as given, if set.
+        metrics_endpoint: Option<String>,
+        /// The traces URL, used as given, if set.
+        traces_endpoint: Option<String>,
+        /// Headers sent with every request (values never printed).
+        headers: Vec<(String, String)>,
+    },
 }
 
 impl fmt::Debug for Destination {
@@ -103,6 +119,23 @@ impl fmt::Debug for Destination {
                 .field("url", url)
                 .field("token", &"<redacted>")
                 .finish(),
+            Destination::Otlp {
+                endpoint,
+                metrics_endpoint,
+                traces_endpoint,
+                headers,
+            } => {
+                let names: Vec<String> = headers
+                    .iter()
+                    .map(|(k, _)| format!("{k}=<redacted>"))
+                    .collect();
+                f.debug_struct("Otlp")
+                    .field("endpoint", endpoint)
+                    .field("metrics_endpoint", metrics_endpoint)
+                    .field("traces_endpoint", traces_endpoint)
+                    .field("headers", &names)
+                    .finish()
+            }
         }
     }
 }
@@ -147,9 +180,13 @@ fn parse_url(raw: &str) -> Result<Destination, ConfigError> {
     let Some((scheme, rest)) = raw
         .split_once("://")
         .map(|(scheme, rest)| (scheme.to_ascii_lowercase(), rest))
-        .filter(|(scheme, _)| ["proxy", "http", "https"].contains(&scheme.as_str()))
+        .filter(|(scheme, _)| {
+            ["proxy", "http", "https", "otlp", "otlps"].contains(&scheme.as_str())
+        })
     else {
-        return Err(bad("the scheme is not proxy://, http:// or https://"));
+        return Err(bad(
+            "the scheme is not proxy://, http://, https:// or otlp://",
+        ));
     };
     let (authority, path) = rest.split_at(rest.find(['/', '?', '#']).unwrap_or(rest.len()));
     let (token, host_port) = match authority.rsplit_once('@') {
@@ -162,6 +199,26 @@ fn parse_url(raw: &str) -> Result<Destination, ConfigError> {
         return Err(bad("there is no host"));
     }
     match scheme.as_str() {
+        "otlp" | "otlps" => {
+            if token.is_some() {
+                return Err(bad(
+                    "an OTLP URL carries no credentials: put API keys in OTEL_EXPORTER_OTLP_HEADERS",
+                ));
+            }
+            let scheme = if scheme == "otlps" { "https" } else { "http" };
+            let port = port.unwrap_or(DEFAULT_OTLP_PORT);
+            let host = if host.contains(':') {
+                format!("[{host}]")
+            } else {
+                host.to_owned()
+            };
+            Ok(Destination::Otlp {
+                endpoint: format!("{scheme}://{host}:{port}{path}"),
+                metrics_endpoint: None,
+                traces_endpoint: None,
+                headers: Vec::new(),
+            })
+        }
         "https" => match token {
             Some(token) if token.contains([':', '@']) => Err(bad(
                 "only the API token goes before the @, without a user name or password",
@@ -192,6 +249,53 @@ fn parse_url(raw: &str) -> Result<Destination, ConfigError> {
             })
         }
     }
+}
+
+/// The OTLP port.
+const DEFAULT_OTLP_PORT: u16 = 4318;
+
+/// `OTEL_EXPORTER_OTLP_HEADERS`: `key=value` pairs separated by commas,
+/// values percent-decoded (the W3C baggage form the specification uses).
+/// Errors never quote a value: it may be an API key.
+fn otlp_headers(raw: &str) -> Result<Vec<(String, String)>, ConfigError> {
+    let mut headers = Vec::new();
+    for pair in raw.split(',').filter(|p| !p.trim().is_empty()) {
+        let parsed = pair.split_once('=').and_then(|(k, v)| {
+            let (k, v) = (k.trim(), percent_decode(v.trim())?);
+            (!k.is_empty() && !v.is_empty()).then(|| (k.to_owned(), v))
+        });
+        let Some(header) = parsed else {
+            let key = pair.split('=').next().unwrap_or_default().trim();
+            return Err(ConfigError::InvalidVar {
+                name: "OTEL_EXPORTER_OTLP_HEADERS",
+                value: format!("{key}=<redacted>"),
+                reason:
+                    "set it to key=value pairs separated by commas, e.g. api-key=SECRET,team=shop \
+                         (values percent-encoded)"
+                        .into(),
+            });
+        };
+        headers.push(header);
+    }
+    Ok(headers)
+}
+
+/// `%XX` escapes decoded; `None` for a bad escape or invalid UTF-8.
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 /// `host[:port]`, with `[v6]` hosts; `None` for a bad port.
@@ -262,6 +366,24 @@ impl Config {
         let mut config = Config::default();
         if let Some(url) = get("WAVEFRONT_URL") {
             config.destination = parse_url(&url)?;
+        } else {
+            let metrics = get("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT");
+            let traces = get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
+            let base = get("OTEL_EXPORTER_OTLP_ENDPOINT");
+            if base.is_some() || metrics.is_some() || traces.is_some() {
+                config.destination = Destination::Otlp {
+                    endpoint: base
+                        .unwrap_or_else(|| format!("http://localhost:{DEFAULT_OTLP_PORT}")),
+                    metrics_endpoint: metrics,
+                    traces_endpoint: traces,
+                    headers: Vec::new(),
+                };
+            }
+        }
+        if let Destination::Otlp { headers, .. } = &mut config.destination {
+            if let Some(v) = get("OTEL_EXPORTER_OTLP_HEADERS") {
+                *headers = otlp_headers(&v)?;
+            }
         }
         if let Destination::Proxy {
             tracing_port,
@@ -397,7 +519,34 @@ impl Config {
         Ok(builder.build()?)
     }
 
-    /// Starts the sender for the destination.
+    /// Starts the exporter for the destination: OTLP, or Wavefront lines
+    /// through [`Config::sender`].
+    pub fn exporter(&self) -> Result<Arc<dyn Exporter>, ConfigError> {
+        match &self.destination {
+            #[cfg(feature = "otlp")]
+            Destination::Otlp {
+                endpoint,
+                metrics_endpoint,
+                traces_endpoint,
+                headers,
+            } => {
+                let mut builder = crate::export::OtlpExporter::builder(endpoint.clone());
+                if let Some(url) = metrics_endpoint {
+                    builder = builder.metrics_endpoint(url.clone());
+                }
+                if let Some(url) = traces_endpoint {
+                    builder = builder.traces_endpoint(url.clone());
+                }
+                for (name, value) in headers {
+                    builder = builder.header(name.clone(), value.clone());
+                }
+                Ok(Arc::new(builder.build()?))
+            }
+            _ => Ok(Arc::new(WavefrontExporter::new(self.sender()?))),
+        }
+    }
+
+    /// Starts the sender of Wavefront lines for the destination.
     pub fn sender(&self) -> Result<Arc<dyn Sender>, ConfigError> {
         Ok(match &self.destination {
             Destination::Console => Arc::new(ConsoleSender::stdout()),
@@ -418,6 +567,18 @@ impl Config {
             #[cfg(feature = "direct")]
             Destination::Direct { url, token } => {
                 Arc::new(crate::sender::DirectSender::builder(url.clone(), token.clone()).build()?)
+            }
+            Destination::Otlp { endpoint, .. } => {
+                return Err(ConfigError::InvalidUrl {
+                    setting: UrlSetting::OtlpEndpoint,
+                    url: redact(endpoint),
+                    reason: if cfg!(feature = "otlp") {
+                        "OTLP is not sent as Wavefront lines: use Config::exporter".into()
+                    } else {
+                        "OTLP export needs the `otlp` feature of wavefront-core (or of the adapter)"
+                            .into()
+                    },
+                })
             }
             #[cfg(not(feature = "direct"))]
             Destination::Direct { .. } => {

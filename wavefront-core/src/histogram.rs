@@ -38,21 +38,39 @@
 //!   merged (weighted mean) down to that many.
 //!
 //! ```
+//! use std::io::Write;
+//! use std::sync::{Arc, Mutex};
+//! use std::time::Duration;
 //! use wavefront_core::clock::{Clock, ManualClock};
-//! use wavefront_core::histogram::WavefrontHistogram;
+//! use wavefront_core::registry::Registry;
+//! use wavefront_core::reporter::Reporter;
+//! use wavefront_core::sender::ConsoleSender;
+//! use wavefront_core::ApplicationTags;
+//!
+//! #[derive(Clone, Default)]
+//! struct Lines(Arc<Mutex<Vec<u8>>>);
+//! impl Write for Lines {
+//!     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().write(b) }
+//!     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
+//! }
 //!
 //! let clock = ManualClock::new(1_700_000_040_000);
-//! let latency = WavefrontHistogram::builder().clock(Clock::Manual(clock.clone())).build();
+//! let registry = Registry::builder().clock(Clock::Manual(clock.clone())).build();
+//! let latency = registry.histogram("latency", &[("route", "/shirts")]);
 //! latency.record(120);
 //! latency.record(120);
 //! latency.record(5_000);
-//! assert!(latency.take_completed().is_empty()); // the minute is not over
 //!
-//! clock.advance_ms(60_000);
-//! let minutes = latency.take_completed();
-//! assert_eq!(minutes[0].minute_ms, 1_700_000_040_000);
-//! assert_eq!(minutes[0].count(), 3);
-//! assert_eq!(minutes[0].centroids[0].mean, 120.0);
+//! let lines = Lines::default();
+//! let console = Arc::new(ConsoleSender::to_writer(lines.clone()));
+//! let app = ApplicationTags::builder("Ordering", "styling").build()?;
+//! let reporter = Reporter::builder(registry, console, app).source("host-1").red_metrics(false).start();
+//! clock.advance_ms(60_000); // the minute is over: the next report sends it
+//! reporter.shutdown(Duration::from_secs(5));
+//! let text = String::from_utf8(lines.0.lock().unwrap().clone())?;
+//! // The minute (epoch ms), then count and value of each centroid.
+//! assert!(text.contains("!M 1700000040000 #2 120.0 #1 5008.0 \"latency\" source=\"host-1\""));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 #![allow(unsafe_code)]
@@ -215,6 +233,20 @@ struct Core {
     clock: Clock,
     scale: f64,
     max_centroids: usize,
+    /// Read by the OTLP exporter only.
+    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+    http: Option<HttpRequestDuration>,
+}
+
+/// What an HTTP server's latency histogram measures, so that an exporter can
+/// also name it by OpenTelemetry's conventions (`http.server.request.duration`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct HttpRequestDuration {
+    /// The route template as the framework gave it; `None` for requests that
+    /// matched no route (or past the route cap).
+    pub(crate) route: Option<Arc<str>>,
+    pub(crate) method: &'static str,
+    pub(crate) status: u16,
 }
 
 /// Bins unlinked from owned stripes whose owner was still recording when
@@ -252,6 +284,7 @@ pub struct HistogramBuilder {
     scale: f64,
     max_centroids: usize,
     fenced: bool,
+    http: Option<HttpRequestDuration>,
 }
 
 impl HistogramBuilder {
@@ -276,6 +309,12 @@ impl HistogramBuilder {
         self
     }
 
+    /// Marks the histogram as an HTTP server's request latency.
+    pub(crate) fn http_request(mut self, http: HttpRequestDuration) -> Self {
+        self.http = Some(http);
+        self
+    }
+
     /// Uses the epoch protocol on every stripe (tests the fallback path).
     #[cfg(test)]
     pub(crate) fn without_fence(mut self) -> Self {
@@ -296,6 +335,7 @@ impl HistogramBuilder {
             dropped_samples: AtomicU64::new(0),
             clock: self.clock,
             scale: self.scale,
+            http: self.http,
             max_centroids: self.max_centroids,
         }))
     }
@@ -338,6 +378,7 @@ impl WavefrontHistogram {
             scale: 1.0,
             max_centroids: DEFAULT_MAX_CENTROIDS,
             fenced: true,
+            http: None,
         }
     }
 
@@ -444,14 +485,14 @@ impl WavefrontHistogram {
     /// Distributions of the minutes that have ended, oldest first; each is
     /// returned once.
     #[must_use]
-    pub fn take_completed(&self) -> Vec<Distribution> {
+    pub(crate) fn take_completed(&self) -> Vec<Distribution> {
         self.take(false)
     }
 
     /// Distributions of every minute, the current one included (at
     /// shutdown).
     #[must_use]
-    pub fn take_all(&self) -> Vec<Distribution> {
+    pub(crate) fn take_all(&self) -> Vec<Distribution> {
         self.take(true)
     }
 
@@ -460,6 +501,18 @@ impl WavefrontHistogram {
     #[must_use]
     pub fn dropped_samples(&self) -> u64 {
         self.0.dropped_samples.load(Ordering::Relaxed)
+    }
+
+    /// The factor from recorded to reported values.
+    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+    pub(crate) fn scale(&self) -> f64 {
+        self.0.scale
+    }
+
+    /// What it measures, if it is an HTTP server's request latency.
+    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+    pub(crate) fn http_request(&self) -> Option<&HttpRequestDuration> {
+        self.0.http.as_ref()
     }
 
     fn take(&self, include_current: bool) -> Vec<Distribution> {

@@ -15,6 +15,7 @@
 //! | [`naming`], [`ApplicationTags`] | the series names and tags of the framework SDKs, for any component prefix |
 //! | [`registry`], [`metric`], [`histogram`] | series by name and tag set; counters, delta counters, gauges and minute-binned Wavefront histograms, recorded without locks |
 //! | [`trace`], [`red`] | spans, propagation (Wavefront, W3C, B3), sampling, and RED metrics derived from spans |
+//! | [`export`] | what the reporter hands its data to: the Wavefront line formats, or OTLP (feature `otlp`) |
 //! | [`sender`] | delivery to a proxy (TCP), by direct ingestion (HTTPS), or to the console, from bounded queues |
 //! | [`reporter`], [`config`] | the periodic reporter (heartbeats, SDK diagnostics, spans every second) and configuration from the environment |
 //! | [`lifecycle`] | what a server does per request: the contract an adapter implements |
@@ -51,6 +52,7 @@
 //! | feature | default | what |
 //! |---|---|---|
 //! | `direct` | yes | [`sender::DirectSender`] (reqwest with rustls, gzip) |
+//! | `otlp` | no | `export::OtlpExporter`: OTLP/HTTP with protobuf (`opentelemetry-proto`), and OTLP from [`config`] (`OTEL_EXPORTER_OTLP_ENDPOINT`, `otlp://`) |
 //! | `http` | no | `Headers`/`HeadersMut` for `http::HeaderMap`, `lifecycle::InstrumentedBody` for `http_body::Body`, and the tower `lifecycle::HttpLayer` shared by the axum and warp adapters |
 //!
 //! The encoders on their own:
@@ -76,6 +78,7 @@ pub mod config;
 mod cow_map;
 pub mod cpu;
 mod error;
+pub mod export;
 pub mod histogram;
 mod id;
 pub mod lifecycle;

@@ -19,19 +19,18 @@
 //! seen, recording a span allocates nothing.
 //!
 //! ```
-//! use wavefront_core::red::RedMetrics;
+//! use std::sync::Arc;
 //! use wavefront_core::registry::Registry;
-//! use wavefront_core::trace::Tracer;
+//! use wavefront_core::reporter::Reporter;
+//! use wavefront_core::sender::ConsoleSender;
 //! use wavefront_core::ApplicationTags;
 //!
 //! let app = ApplicationTags::builder("Ordering", "styling").build()?;
 //! let registry = Registry::new();
-//! let red = RedMetrics::new(registry.clone(), app.clone(), Vec::new());
-//! let tracer = Tracer::builder(app).build();
-//! tracer.span("checkout").tag("span.kind", "server").start().finish();
-//! for span in tracer.take_finished() {
-//!     red.record(&span);
-//! }
+//! let sink = Arc::new(ConsoleSender::to_writer(std::io::sink()));
+//! let reporter = Reporter::builder(registry.clone(), sink, app).start(); // RED metrics on
+//! reporter.tracer().span("checkout").tag("span.kind", "server").start().finish();
+//! reporter.report_now(); // derives them from the spans it takes
 //! assert!(registry.entries().iter().any(|e| e.name() == "tracing.derived.Ordering.styling.checkout.invocation.count"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```

@@ -71,7 +71,8 @@ impl Entry {
         &self.name
     }
 
-    /// The tags, sorted by key (then value).
+    /// The tags: sorted by key (then value) in a registry; the SDK's own
+    /// series (heartbeats, diagnostics) keep the reference SDK's order.
     #[must_use]
     pub fn tags(&self) -> &[(Box<str>, Box<str>)] {
         &self.tags
@@ -81,6 +82,20 @@ impl Entry {
     #[must_use]
     pub fn metric(&self) -> &Metric {
         &self.metric
+    }
+
+    /// A series outside any registry whose tags keep the order given (the
+    /// reporter's own series, written in the reference SDK's order).
+    pub(crate) fn in_order<T: Tag>(name: &str, tags: &[T], metric: Metric) -> Entry {
+        Entry {
+            hash: 0,
+            name: name.into(),
+            tags: tags
+                .iter()
+                .map(|t| (t.key().into(), t.value().into()))
+                .collect(),
+            metric,
+        }
     }
 
     fn matches<T: Tag>(&self, hash: u64, name: &str, tags: &[T]) -> bool {

@@ -1,6 +1,7 @@
-//! The reporter: every interval, off the request path, it turns the registry
-//! into lines and hands them to the sender, with heartbeats and the SDK's own
-//! diagnostic metrics.
+//! The reporter: every interval, off the request path, it takes what the
+//! registry recorded and hands it to the [exporter](crate::export), with
+//! heartbeats and the SDK's own diagnostic metrics. It alone drains: delta
+//! counters, histograms' completed minutes and the tracer's finished spans.
 //!
 //! * Counters and gauges are sent with a timestamp in epoch seconds, delta
 //!   counters (only when positive) without one, histograms as `!M` lines of
@@ -24,7 +25,7 @@
 //!   sampled or not, with a `~component.heartbeat` for
 //!   `wavefront-generated` and one for each new RED tag set.
 //! * [`Reporter::shutdown`] reports once more, including the current
-//!   partial minute, flushes the sender and says what was delivered and
+//!   partial minute, flushes the exporter and says what was delivered and
 //!   dropped. Dropping the reporter does the same with a 2 s limit.
 //!
 //! ```
@@ -55,15 +56,15 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::config::{Config, ConfigError, DEFAULT_REPORT_INTERVAL};
+use crate::export::{Exporter, IntoExporter, MetricPoint, MetricsReport, Origin, PointValue};
 use crate::histogram::Distribution;
 use crate::lifecycle::{Instrumentation, InstrumentationBuilder, Owner};
+use crate::metric::{DeltaCounter, Gauge};
 use crate::red::RedMetrics;
 use crate::registry::{Entry, Metric, Registry};
-use crate::sender::{DataKind, LineBatch, Sender, ShutdownReport};
+use crate::sender::{DataKind, ShutdownReport};
 use crate::tags::ApplicationTags;
-use crate::trace::Text;
-use crate::trace::{FinishedSpan, Tracer, TracerBuilder};
-use crate::wire::{self, Encoded, EncodedSpanTags, Granularity, MetricTemplate, SpanLine};
+use crate::trace::{Tracer, TracerBuilder};
 
 /// Time between heartbeats.
 pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(300);
@@ -92,7 +93,7 @@ fn version_gauge() -> f64 {
 #[must_use]
 pub struct ReporterBuilder {
     registry: Registry,
-    sender: Arc<dyn Sender>,
+    exporter: Arc<dyn Exporter>,
     tags: ApplicationTags,
     source: String,
     interval: Duration,
@@ -195,7 +196,7 @@ impl ReporterBuilder {
         }
         let state = Arc::new(State {
             registry: self.registry,
-            sender: self.sender,
+            exporter: self.exporter,
             tracer: tracer.build(),
             red,
             tags: self.tags,
@@ -225,7 +226,7 @@ impl ReporterBuilder {
     }
 }
 
-/// Reports a [`Registry`] through a [`Sender`] from its own thread.
+/// Reports a [`Registry`] through an [`Exporter`] from its own thread.
 ///
 /// Clones share the one reporter: it runs until [`shutdown`](Self::shutdown)
 /// (on any clone), or until every clone and every adapter built from it is
@@ -248,15 +249,17 @@ struct Core {
 }
 
 impl Reporter {
-    /// Starts a reporter of `registry` to `sender`, labelled with `tags`.
+    /// Starts a reporter of `registry` through `exporter` (an
+    /// [`Exporter`], or an `Arc<dyn Sender>` of Wavefront lines), labelled
+    /// with `tags`.
     pub fn builder(
         registry: Registry,
-        sender: Arc<dyn Sender>,
+        exporter: impl IntoExporter,
         tags: ApplicationTags,
     ) -> ReporterBuilder {
         ReporterBuilder {
             registry,
-            sender,
+            exporter: exporter.into_exporter(),
             tags,
             source: crate::config::hostname(),
             interval: DEFAULT_REPORT_INTERVAL,
@@ -274,7 +277,7 @@ impl Reporter {
         defaults: &ApplicationTags,
     ) -> Result<Reporter, ConfigError> {
         let tags = config.application_tags(defaults)?;
-        Ok(Reporter::builder(Registry::new(), config.sender()?, tags)
+        Ok(Reporter::builder(Registry::new(), config.exporter()?, tags)
             .source(config.source_name())
             .interval(config.interval())
             .start())
@@ -356,10 +359,10 @@ impl Reporter {
         &self.core.state.tracer
     }
 
-    /// The sender used.
+    /// The exporter used.
     #[must_use]
-    pub fn sender(&self) -> &Arc<dyn Sender> {
-        &self.core.state.sender
+    pub fn exporter(&self) -> &Arc<dyn Exporter> {
+        &self.core.state.exporter
     }
 
     /// The application tags.
@@ -454,7 +457,7 @@ impl Core {
             }
             let report = self
                 .state
-                .sender
+                .exporter
                 .shutdown(deadline.saturating_duration_since(Instant::now()));
             if let Ok(mut slot) = self.report.lock() {
                 *slot = Some(report);
@@ -480,7 +483,7 @@ impl Drop for Core {
 #[derive(Debug)]
 struct State {
     registry: Registry,
-    sender: Arc<dyn Sender>,
+    exporter: Arc<dyn Exporter>,
     tracer: Tracer,
     red: Option<Arc<RedMetrics>>,
     tags: ApplicationTags,
@@ -494,11 +497,12 @@ struct State {
 /// Reporter-side memory between reports.
 #[derive(Debug, Default)]
 struct Cycle {
-    /// Each series' encoded name and tags (series are never removed, so the
-    /// entry's address is a stable key while the registry lives).
-    templates: HashMap<usize, Result<MetricTemplate, crate::WireError>>,
     /// Diagnostic counters' values at the last report.
     reported: HashMap<String, u64>,
+    /// The SDK's own series (heartbeats, diagnostics), made once each: few
+    /// and bounded (one per diagnostic and status, one heartbeat per
+    /// component and RED tag set).
+    own: HashMap<OwnKey, Arc<Entry>>,
     next_heartbeat: Option<Instant>,
 }
 
@@ -577,146 +581,141 @@ impl State {
     /// The last report: every minute, then flush.
     fn finish(&self, timeout: Duration) {
         self.report(true);
-        self.sender.flush(timeout);
+        self.exporter.flush(timeout);
     }
 
-    /// Formats and sends the spans finished since the last call.
+    fn origin(&self) -> Origin<'_> {
+        Origin {
+            source: &self.source,
+            tags: &self.tags,
+        }
+    }
+
+    /// Hands the spans finished since the last call to the exporter, after
+    /// the RED metrics have seen every one of them.
     fn send_spans(&self) {
-        let finished = self.tracer.take_finished();
+        let mut finished = self.tracer.take_finished();
         if finished.is_empty() {
             return;
         }
-        let mut spans = LineBatch::new();
-        let mut logs = LineBatch::new();
-        let mut invalid = 0;
-        let mut line = String::new();
-        let mut shared = SharedTags::default();
-        for span in &finished {
-            if let Some(red) = &self.red {
+        if let Some(red) = &self.red {
+            for span in &finished {
                 red.record(span);
             }
-            if !span.sampled {
-                continue; // queued for the RED metrics only
-            }
-            line.clear();
-            if write_span(&mut line, span, &self.source, &mut shared).is_err() {
-                invalid += 1;
-                continue;
-            }
-            spans.push_line(&line);
-            if !span.data.logs.is_empty() {
-                let d = &span.data;
-                let _ = logs.push_with(|b| {
-                    wire::write_span_logs(b, d.context.trace_id, d.context.span_id, &d.logs, &line);
-                    Ok(())
-                });
-            }
+            // Unsampled spans were queued for the RED metrics only.
+            finished.retain(|span| span.sampled);
         }
-        self.sender
-            .stats()
-            .kind(DataKind::Spans)
-            .add_invalid(invalid);
-        self.sender.send(DataKind::Spans, spans);
-        if !logs.is_empty() {
-            self.sender.send(DataKind::SpanLogs, logs);
-        }
+        self.exporter.export_spans(self.origin(), finished);
     }
 
     fn report(&self, everything: bool) {
         self.send_spans();
         // A panic during an earlier report poisoned the lock: its memory of
-        // templates and reported totals is still right, so go on with it.
+        // reported totals is still right, so go on with it.
         let mut cycle = self.cycle.lock().unwrap_or_else(PoisonError::into_inner);
-        let now_s = self.registry.clock().now_ms() / 1000;
-        let mut points = LineBatch::new();
-        let mut histograms = LineBatch::new();
-        let mut invalid = (0u64, 0u64);
+        let timestamp_s = self.registry.clock().now_ms() / 1000;
+        let mut points = Vec::new();
         // Histogram samples dropped so far, summed in the same pass.
         let mut dropped_samples = 0u64;
         for entry in self.registry.entries() {
-            let key = Arc::as_ptr(&entry) as usize;
-            let template = cycle
-                .templates
-                .entry(key)
-                .or_insert_with(|| template(&entry, &self.source));
-            let Ok(template) = template else {
-                // A name or tag the format cannot carry: count it every report.
-                match entry.metric() {
-                    Metric::Histogram(h) => {
-                        invalid.1 += take(h, everything).len() as u64;
-                        dropped_samples += h.dropped_samples();
-                    }
-                    _ => invalid.0 += 1,
-                }
-                continue;
-            };
-            let ok = match entry.metric() {
-                Metric::Counter(c) => points
-                    .push_with(|b| template.write(b, c.count() as f64, Some(now_s)))
-                    .is_ok(),
-                Metric::Gauge(g) => points
-                    .push_with(|b| template.write(b, g.value(), Some(now_s)))
-                    .is_ok(),
+            let value = match entry.metric() {
+                Metric::Counter(c) => PointValue::Counter(c.count()),
+                Metric::Gauge(g) => PointValue::Gauge(g.value()),
                 // The user's function: a panic in it skips this point only.
                 Metric::FunctionGauge(g) => {
                     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| g.value())) {
-                        Ok(value) => points
-                            .push_with(|b| template.write(b, value, Some(now_s)))
-                            .is_ok(),
+                        Ok(value) => PointValue::Gauge(value),
                         Err(panic) => {
                             self.caught(&format!("the function gauge {:?}", entry.name()), &*panic);
-                            true
+                            continue;
                         }
                     }
                 }
-                Metric::DeltaCounter(d) => {
-                    let value = d.take();
-                    points
-                        .push_with(|b| template.write_delta(b, value))
-                        .map(|_: Encoded| ())
-                        .is_ok()
-                }
+                Metric::DeltaCounter(d) => PointValue::Delta(d.take()),
                 Metric::Histogram(h) => {
                     for d in take(h, everything) {
-                        let written = histograms.push_with(|b| {
-                            template.write_histogram(
-                                b,
-                                Granularity::Minute,
-                                Some(d.minute_ms),
-                                &d.centroids,
-                            )
+                        points.push(MetricPoint {
+                            series: Arc::clone(&entry),
+                            value: PointValue::Histogram(d),
                         });
-                        invalid.1 += u64::from(written.is_err());
                     }
                     dropped_samples += h.dropped_samples();
-                    true
+                    continue;
                 }
             };
-            invalid.0 += u64::from(!ok);
+            points.push(MetricPoint {
+                series: entry,
+                value,
+            });
         }
-        // The SDK's own lines go first, so that when the queue is nearly full
-        // it is application lines that are dropped, never the counts of drops.
-        let mut own = LineBatch::new();
-        self.heartbeats(&mut cycle, &mut own, now_s);
-        self.diagnostics(&mut cycle, &mut own, now_s, invalid, dropped_samples);
-        self.sender.send(DataKind::Points, own);
-        self.sender.send(DataKind::Points, points);
-        if !histograms.is_empty() {
-            self.sender.send(DataKind::Histograms, histograms);
-        }
+        // The SDK's own series go first, so that when a queue is nearly full
+        // it is application data that is dropped, never the counts of drops.
+        // They are read after the application's points were taken, so a
+        // panic in a function gauge is counted in this very report.
+        let mut own = Vec::with_capacity(64 + points.len());
+        self.heartbeats(&mut cycle, &mut own);
+        self.diagnostics(&mut cycle, &mut own, dropped_samples);
+        own.append(&mut points);
+        let points = own;
+        drop(cycle);
+        self.exporter.export_metrics(
+            self.origin(),
+            MetricsReport {
+                timestamp_s,
+                points,
+            },
+        );
     }
 
-    /// One `~component.heartbeat` line with `tags`.
-    fn heartbeat<T: crate::wire::Tag>(&self, points: &mut LineBatch, now_s: u64, tags: &[T]) {
-        let _ = points.push_with(|b| {
-            crate::wire::write_metric(b, HEARTBEAT_METRIC, 1.0, Some(now_s), &self.source, tags)
+    /// A point of the SDK's own series `name` + `tags` (a delta counter for
+    /// a delta, else a gauge), its tags written in the order given, as the
+    /// reference SDK writes them.
+    fn own_point<T: crate::wire::Tag>(
+        cycle: &mut Cycle,
+        points: &mut Vec<MetricPoint>,
+        name: &str,
+        tags: &[T],
+        value: PointValue,
+    ) {
+        let key = OwnKey {
+            name: name.to_owned(),
+            tags: tags
+                .iter()
+                .map(|t| (t.key().to_owned(), t.value().to_owned()))
+                .collect(),
+        };
+        let series = cycle.own.entry(key).or_insert_with(|| {
+            let metric = match value {
+                PointValue::Delta(_) => Metric::DeltaCounter(DeltaCounter::new()),
+                _ => Metric::Gauge(Gauge::new()),
+            };
+            Arc::new(Entry::in_order(name, tags, metric))
+        });
+        points.push(MetricPoint {
+            series: Arc::clone(series),
+            value,
         });
     }
 
-    fn heartbeats(&self, cycle: &mut Cycle, points: &mut LineBatch, now_s: u64) {
+    /// One `~component.heartbeat` = 1 with `tags`.
+    fn heartbeat<T: crate::wire::Tag>(
+        cycle: &mut Cycle,
+        points: &mut Vec<MetricPoint>,
+        tags: &[T],
+    ) {
+        Self::own_point(
+            cycle,
+            points,
+            HEARTBEAT_METRIC,
+            tags,
+            PointValue::Gauge(1.0),
+        );
+    }
+
+    fn heartbeats(&self, cycle: &mut Cycle, points: &mut Vec<MetricPoint>) {
         // Each new RED tag set once, at the first report after it appeared.
         for tags in self.red.iter().flat_map(|red| red.take_new_tag_sets()) {
-            self.heartbeat(points, now_s, &tags);
+            Self::heartbeat(cycle, points, &tags);
         }
         let now = Instant::now();
         if cycle.next_heartbeat.is_some_and(|at| now < at) {
@@ -740,30 +739,21 @@ impl State {
                     .iter()
                     .map(|(k, v)| (k.as_str(), v.as_str())),
             );
-            self.heartbeat(points, now_s, &tags);
+            Self::heartbeat(cycle, points, &tags);
         }
     }
 
-    /// The SDK's own metrics: what the sender delivered, dropped and queued.
-    fn diagnostics(
-        &self,
-        cycle: &mut Cycle,
-        points: &mut LineBatch,
-        now_s: u64,
-        invalid: (u64, u64),
-        dropped_samples: u64,
-    ) {
-        let stats = self.sender.stats();
-        stats.kind(DataKind::Points).add_invalid(invalid.0);
-        stats.kind(DataKind::Histograms).add_invalid(invalid.1);
+    /// The SDK's own metrics: what the exporter delivered, dropped and
+    /// queued, and what the registry, tracer and histograms refused.
+    fn diagnostics(&self, cycle: &mut Cycle, points: &mut Vec<MetricPoint>, dropped_samples: u64) {
+        let stats = self.exporter.stats();
         let prefix = format!("~sdk.rust.core.sender.{}", stats.transport());
         let t = &self.tags;
         let tags = [("application", t.application()), ("service", t.service())];
-        let source = self.source.as_str();
         let mut delta = |name: String, total: u64| {
             let last = cycle.reported.insert(name.clone(), total).unwrap_or(0);
             let value = total.saturating_sub(last) as f64;
-            let _ = points.push_with(|b| crate::wire::write_delta(b, &name, value, source, &tags));
+            Self::own_point(cycle, points, &name, &tags, PointValue::Delta(value));
         };
         for kind in DataKind::ALL {
             let k = stats.kind(kind);
@@ -812,9 +802,7 @@ impl State {
             red_refused,
         );
         let mut gauge = |name: String, value: f64| {
-            let _ = points.push_with(|b| {
-                crate::wire::write_metric(b, &name, value, Some(now_s), source, &tags)
-            });
+            Self::own_point(cycle, points, &name, &tags, PointValue::Gauge(value));
         };
         for kind in DataKind::ALL {
             let k = stats.kind(kind);
@@ -828,7 +816,6 @@ impl State {
             );
         }
         gauge(format!("{prefix}.version"), version_gauge());
-        let spans = &self.tracer;
         gauge(
             "~sdk.rust.opentracing.reporter.queue.size".into(),
             spans.queue_size() as f64,
@@ -840,66 +827,17 @@ impl State {
     }
 }
 
+/// An own series' name and tags, in order.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct OwnKey {
+    name: String,
+    tags: Vec<(String, String)>,
+}
+
 fn take(histogram: &crate::histogram::WavefrontHistogram, everything: bool) -> Vec<Distribution> {
     if everything {
         histogram.take_all()
     } else {
         histogram.take_completed()
-    }
-}
-
-/// One span line, start and duration in microseconds.
-/// The encoded form of a tracer's shared span tags, made once per report
-/// for each set (spans share one `Arc`, so its address identifies it).
-#[derive(Default)]
-struct SharedTags(Vec<(usize, Result<EncodedSpanTags, crate::WireError>)>);
-
-impl SharedTags {
-    fn encoded(
-        &mut self,
-        tags: &Arc<[(Text, Text)]>,
-    ) -> Result<&EncodedSpanTags, crate::WireError> {
-        let key = Arc::as_ptr(tags).cast::<()>() as usize;
-        let at = match self.0.iter().position(|(k, _)| *k == key) {
-            Some(at) => at,
-            None => {
-                self.0.push((key, EncodedSpanTags::new(tags)));
-                self.0.len() - 1
-            }
-        };
-        self.0[at].1.as_ref().map_err(Clone::clone)
-    }
-}
-
-fn write_span(
-    out: &mut String,
-    span: &FinishedSpan,
-    source: &str,
-    shared: &mut SharedTags,
-) -> Result<(), crate::WireError> {
-    let d = &span.data;
-    let line = SpanLine {
-        operation: &d.operation,
-        source,
-        trace_id: d.context.trace_id,
-        span_id: d.context.span_id,
-        parents: &d.parents,
-        follows_from: &d.follows_from,
-        tags: &d.tags,
-        start: d.start_micros,
-        duration: span.duration_micros,
-        has_logs: !d.logs.is_empty(),
-    };
-    match d.shared_tags() {
-        Some(tags) => wire::write_span_after(out, shared.encoded(tags)?, &line),
-        None => wire::write_span(out, &line),
-    }
-}
-
-fn template(entry: &Entry, source: &str) -> Result<MetricTemplate, crate::WireError> {
-    let tags: Vec<(&str, &str)> = entry.tags().iter().map(|(k, v)| (&**k, &**v)).collect();
-    match entry.metric() {
-        Metric::DeltaCounter(_) => MetricTemplate::delta(entry.name(), source, &tags),
-        _ => MetricTemplate::new(entry.name(), source, &tags),
     }
 }

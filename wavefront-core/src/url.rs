@@ -15,6 +15,9 @@ pub enum UrlSetting {
     WavefrontUrl,
     /// The URL and token given to `DirectSender::builder`.
     DirectSender,
+    /// An OTLP endpoint: `OTEL_EXPORTER_OTLP_ENDPOINT` (or its per-signal
+    /// variants), an `otlp://` `WAVEFRONT_URL`, or `OtlpExporter::builder`.
+    OtlpEndpoint,
 }
 
 impl fmt::Display for UrlSetting {
@@ -22,6 +25,7 @@ impl fmt::Display for UrlSetting {
         f.write_str(match self {
             UrlSetting::WavefrontUrl => "WAVEFRONT_URL",
             UrlSetting::DirectSender => "the DirectSender URL",
+            UrlSetting::OtlpEndpoint => "the OTLP endpoint",
         })
     }
 }
@@ -114,7 +118,7 @@ impl fmt::Display for ConfigError {
             } => write!(
                 f,
                 "WAVEFRONT_URL={url:?} cannot be used ({reason}): set it to proxy://host:port for a \
-                 Wavefront proxy, or https://TOKEN@host for direct ingestion"
+                 Wavefront proxy, https://TOKEN@host for direct ingestion, or otlp://host:port for OTLP"
             ),
             ConfigError::InvalidUrl {
                 setting: UrlSetting::DirectSender,
@@ -125,6 +129,16 @@ impl fmt::Display for ConfigError {
                 "the DirectSender URL {url:?} cannot be used ({reason}): give DirectSender::builder \
                  the instance as https://host and the API token as its second argument"
             ),
+            ConfigError::InvalidUrl {
+                setting: UrlSetting::OtlpEndpoint,
+                url,
+                reason,
+            } => write!(
+                f,
+                "the OTLP endpoint {url:?} cannot be used ({reason}): give the receiver's base URL, \
+                 such as http://otel-collector:4318 (OTEL_EXPORTER_OTLP_ENDPOINT), or otlp://host:port \
+                 in WAVEFRONT_URL"
+            ),
             ConfigError::TokenInClearText {
                 setting: UrlSetting::WavefrontUrl,
                 host,
@@ -134,8 +148,9 @@ impl fmt::Display for ConfigError {
                  for direct ingestion, or a proxy://host:port URL without a token",
                 url_host(host)
             ),
+            // OTLP endpoints carry no token in their URL (headers do).
             ConfigError::TokenInClearText {
-                setting: UrlSetting::DirectSender,
+                setting: UrlSetting::DirectSender | UrlSetting::OtlpEndpoint,
                 host,
             } => write!(
                 f,
@@ -150,7 +165,7 @@ impl fmt::Display for ConfigError {
                  or to proxy://host:port for a Wavefront proxy",
             ),
             ConfigError::MissingToken {
-                setting: UrlSetting::DirectSender,
+                setting: UrlSetting::DirectSender | UrlSetting::OtlpEndpoint,
             } => f.write_str(
                 "the DirectSender API token is empty: give the token as the second argument of \
                  DirectSender::builder",

@@ -8,6 +8,8 @@
 //!   custom server, and third parties'): the same requests must give the same
 //!   series and spans, with only the component prefix differing.
 //! * [`example`]: checks of an example binary run as a user would.
+//! * [`otlp`]: what an OTLP exporter sent, decoded by OpenTelemetry's own
+//!   protobuf classes (the Python `opentelemetry-proto` package).
 //!
 //! This crate is for tests and local checks; it is not covered by the SDK's
 //! stability guarantees.
@@ -16,5 +18,6 @@
 
 pub mod conformance;
 pub mod example;
+pub mod otlp;
 pub mod parse;
 pub mod receiver;

@@ -152,10 +152,23 @@ impl HttpRequest {
     }
 }
 
+/// One OTLP/HTTP export request (`POST …/v1/metrics` or `…/v1/traces` on
+/// the http port), answered `200` unless a fault says otherwise.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OtlpRequest {
+    /// `metrics` or `traces`.
+    pub signal: String,
+    /// The headers in order, names as sent.
+    pub headers: Vec<(String, String)>,
+    /// The protobuf body, gunzipped.
+    pub body: Vec<u8>,
+}
+
 #[derive(Debug, Default)]
 struct Data {
     received: Vec<Received>,
     requests: Vec<HttpRequest>,
+    otlp: Vec<OtlpRequest>,
 }
 
 // ===== faults =====
@@ -175,6 +188,7 @@ struct HttpFaults {
     status: Option<u16>,
     next: Option<(usize, u16)>,
     delay: Duration,
+    retry_after: Option<u64>,
 }
 
 /// Faults the receiver can simulate, switched at run time from any thread
@@ -288,6 +302,16 @@ impl Faults {
     }
 
     /// The status forced on the next request, if any (counts it).
+    /// Sends `Retry-After: seconds` with every 429 and 503 answer (`None`:
+    /// no header).
+    pub fn set_retry_after(&self, seconds: Option<u64>) {
+        lock(&self.http).retry_after = seconds;
+    }
+
+    fn retry_after(&self) -> Option<u64> {
+        lock(&self.http).retry_after
+    }
+
     fn take_http_status(&self) -> Option<u16> {
         let mut http = lock(&self.http);
         if let Some((left, status)) = http.next {
@@ -569,6 +593,19 @@ impl Receiver {
         lock(&self.shared.data).requests.clone()
     }
 
+    /// Every OTLP/HTTP export request accepted so far, in order.
+    #[must_use]
+    pub fn otlp_requests(&self) -> Vec<OtlpRequest> {
+        lock(&self.shared.data).otlp.clone()
+    }
+
+    /// The base URL of the OTLP/HTTP receiver (the http port):
+    /// `http://127.0.0.1:PORT`, as `OTEL_EXPORTER_OTLP_ENDPOINT` takes it.
+    #[must_use]
+    pub fn otlp_endpoint(&self) -> String {
+        format!("http://{}", self.http_addr())
+    }
+
     /// Removes and returns every HTTP request answered so far.
     #[must_use]
     pub fn take_http_requests(&self) -> Vec<HttpRequest> {
@@ -580,6 +617,7 @@ impl Receiver {
         let mut data = lock(&self.shared.data);
         data.received.clear();
         data.requests.clear();
+        data.otlp.clear();
     }
 
     /// Calls `done` every ~5 ms until it returns `true` (then `true`) or
@@ -1000,7 +1038,12 @@ fn bad_request(on_metrics_port: bool, status: u16) -> HttpRequest {
 fn answer(conn: &mut Conn<'_>, request: HttpRequest, lines: Vec<Received>, close: bool) -> bool {
     let status = request.status_sent;
     conn.shared.record(lines, Some(request));
-    conn.write(&http::response(status, close))
+    let retry_after = conn
+        .shared
+        .faults
+        .retry_after()
+        .filter(|_| matches!(status, 429 | 503));
+    conn.write(&http::response(status, close, retry_after))
 }
 
 /// Decides the status of a complete request and parses its lines.
@@ -1015,6 +1058,9 @@ fn handle(
     }
     if head.method != "POST" {
         return (405, Vec::new());
+    }
+    if let Some(signal) = otlp_signal(head.path()).filter(|_| !on_metrics_port) {
+        return (otlp(shared, head, signal, body), Vec::new());
     }
     if !on_metrics_port {
         // Direct ingestion: the path must end in /report.
@@ -1049,6 +1095,41 @@ fn handle(
         Some(_) => return (415, Vec::new()),
     };
     (202, split_lines(&Channel::Http { format }, &text))
+}
+
+/// `metrics` or `traces` for an OTLP/HTTP export path.
+fn otlp_signal(path: &str) -> Option<&'static str> {
+    if path.ends_with("/v1/metrics") {
+        Some("metrics")
+    } else if path.ends_with("/v1/traces") {
+        Some("traces")
+    } else {
+        None
+    }
+}
+
+/// Records an OTLP export request: protobuf, optionally gzipped.
+fn otlp(shared: &Shared, head: &http::Head, signal: &str, body: &[u8]) -> u16 {
+    if !head
+        .header("content-type")
+        .is_some_and(|t| t.eq_ignore_ascii_case("application/x-protobuf"))
+    {
+        return 415;
+    }
+    let body = match head.header("content-encoding").map(str::to_ascii_lowercase) {
+        None => body.to_vec(),
+        Some(e) if e == "gzip" => match gunzip(body) {
+            Some(body) => body,
+            None => return 400,
+        },
+        Some(_) => return 415,
+    };
+    lock(&shared.data).otlp.push(OtlpRequest {
+        signal: signal.to_owned(),
+        headers: head.headers.clone(),
+        body,
+    });
+    200
 }
 
 fn gunzip(body: &[u8]) -> Option<Vec<u8>> {

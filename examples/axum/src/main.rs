@@ -1,6 +1,8 @@
 //! The Shirts app on axum: `cargo run -p example-axum` prints what would be
 //! sent at each report. Set `WAVEFRONT_URL` (`proxy://host:2878` or
-//! `https://TOKEN@host`) to send it; `BIND_ADDR` (default `127.0.0.1:8080`)
+//! `https://TOKEN@host`) to send it, or leave it unset and set
+//! `OTEL_EXPORTER_OTLP_ENDPOINT` (`http://collector:4318`) to send OTLP;
+//! `BIND_ADDR` (default `127.0.0.1:8080`)
 //! to listen elsewhere; the other `WAVEFRONT_*` variables override the
 //! application tags below. SIGINT or SIGTERM stop it after a full flush.
 

@@ -303,19 +303,20 @@ fn every_error_is_one_sentence_in_display_and_debug() {
         (
             url_err(&[("WAVEFRONT_URL", "proxy://wf:99999")]),
             "WAVEFRONT_URL=\"proxy://wf:99999\" cannot be used (the port is not a number from 1 to 65535): \
-             set it to proxy://host:port for a Wavefront proxy, or https://TOKEN@host for direct ingestion",
+             set it to proxy://host:port for a Wavefront proxy, https://TOKEN@host for direct ingestion, or \
+             otlp://host:port for OTLP",
         ),
         (
             url_err(&[("WAVEFRONT_URL", "s3cr3t@wf")]),
-            "WAVEFRONT_URL=\"<redacted>@wf\" cannot be used (the scheme is not proxy://, http:// or \
-             https://): set it to proxy://host:port for a Wavefront proxy, or https://TOKEN@host for \
-             direct ingestion",
+            "WAVEFRONT_URL=\"<redacted>@wf\" cannot be used (the scheme is not proxy://, http://, https:// \
+             or otlp://): set it to proxy://host:port for a Wavefront proxy, https://TOKEN@host for direct \
+             ingestion, or otlp://host:port for OTLP",
         ),
         (
             url_err(&[("WAVEFRONT_URL", "https://user:s3cr3t@wf")]),
             "WAVEFRONT_URL=\"https://<redacted>@wf\" cannot be used (only the API token goes before the @, \
-             without a user name or password): set it to proxy://host:port for a Wavefront proxy, or \
-             https://TOKEN@host for direct ingestion",
+             without a user name or password): set it to proxy://host:port for a Wavefront proxy, https://TOKEN@host for direct \
+             ingestion, or otlp://host:port for OTLP",
         ),
         (
             url_err(&[

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use crate::cow_map::CowMap;
-use crate::histogram::WavefrontHistogram;
+use crate::histogram::{HttpRequestDuration, WavefrontHistogram};
 use crate::metric::{Counter, DeltaCounter, Gauge};
 use crate::naming::{Endpoint, Level, Naming, RouteTemplate, Series, UNMATCHED_ROUTE};
 use crate::registry::Registry;
@@ -242,6 +242,8 @@ impl RouteEntry {
             FuncHandles {
                 func: Text::from(Arc::<str>::from(name)),
                 route: self.route.clone(),
+                // Fixed routes (unmatched, overflow) have a NUL-prefixed key.
+                template: (!self.key.starts_with('\u{0}')).then(|| Arc::from(&*self.key)),
                 method: self.method,
                 inflight: self.ctx.registry.gauge(&inflight.name, &inflight.tags),
                 statuses: CowMap::new(),
@@ -267,6 +269,8 @@ impl RouteEntry {
 pub(crate) struct FuncHandles {
     func: Text,
     route: RouteTemplate,
+    /// The route template as the framework gave it.
+    template: Option<Arc<str>>,
     method: &'static str,
     inflight: Gauge,
     statuses: CowMap<StatusHandles>,
@@ -312,7 +316,13 @@ impl FuncHandles {
                 // Recorded in nanoseconds, reported in (fractional) milliseconds.
                 latency: ctx
                     .registry
-                    .histogram_with(&latency.name, &latency.tags, |b| b.scale(1e-6)),
+                    .histogram_with(&latency.name, &latency.tags, |b| {
+                        b.scale(1e-6).http_request(HttpRequestDuration {
+                            route: self.template.clone(),
+                            method: self.method,
+                            status,
+                        })
+                    }),
                 cpu: ctx.registry.histogram(&cpu.name, &cpu.tags),
             }
         };

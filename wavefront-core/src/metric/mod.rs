@@ -14,8 +14,7 @@
 //!
 //! let delta = DeltaCounter::new();
 //! delta.add(1.5);
-//! assert_eq!(delta.take(), 1.5); // reported, then reset
-//! assert_eq!(delta.take(), 0.0);
+//! assert_eq!(delta.peek(), 1.5); // what the next report sends (then it resets)
 //!
 //! let inflight = Gauge::new();
 //! inflight.inc();
@@ -78,9 +77,9 @@ impl fmt::Debug for Counter {
 /// A delta counter: increments since the last report are sent (as a `∆`
 /// line) and the counter starts again from zero.
 ///
-/// Each thread adds to its own cell; the cells only ever grow, and
-/// [`take`](Self::take) returns their total minus the total it returned up
-/// to last time, moving that mark with one compare-and-swap. So no increment
+/// Each thread adds to its own cell; the cells only ever grow, and the
+/// reporter's take returns their total minus the total it returned up to
+/// last time, moving that mark with one compare-and-swap. So no increment
 /// is lost or counted twice, and recording never contends with reporting.
 #[derive(Clone, Default)]
 pub struct DeltaCounter(Arc<DeltaCells>);
@@ -123,15 +122,16 @@ impl DeltaCounter {
             .sum()
     }
 
-    /// The total since the last [`take`](Self::take), without resetting.
+    /// The total since the last report took it, without resetting.
     #[must_use]
     pub fn peek(&self) -> f64 {
         self.total() - f64::from_bits(self.0.taken.load(Ordering::Acquire))
     }
 
-    /// Takes the total since the last call and resets to zero.
+    /// Takes the total since the last call and resets to zero (the
+    /// reporter does this, once per report).
     #[must_use]
-    pub fn take(&self) -> f64 {
+    pub(crate) fn take(&self) -> f64 {
         let mut taken = self.0.taken.load(Ordering::Acquire);
         loop {
             let total = self.total();
@@ -144,14 +144,6 @@ impl DeltaCounter {
                 Ok(_) => return total - f64::from_bits(taken),
                 Err(actual) => taken = actual,
             }
-        }
-    }
-
-    /// Gives back a value that was taken but could not be sent, so it goes
-    /// out with the next report instead of being lost.
-    pub fn restore(&self, value: f64) {
-        if value.is_finite() {
-            add_f64_atomic(&self.0.taken, -value);
         }
     }
 }
@@ -280,14 +272,13 @@ mod tests {
     }
 
     #[test]
-    fn delta_ignores_non_finite_and_restores() {
+    fn delta_ignores_non_finite() {
         let delta = DeltaCounter::new();
         delta.add(f64::NAN);
         delta.add(f64::INFINITY);
         delta.add(2.5);
-        let value = delta.take();
-        delta.restore(value);
         assert_eq!(delta.take(), 2.5);
+        assert_eq!(delta.take(), 0.0);
     }
 
     #[test]

@@ -1,16 +1,13 @@
 //! [`DirectSender`]: direct ingestion over HTTPS.
 
 use std::fmt;
-use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use flate2::write::GzEncoder;
-use flate2::Compression;
-
 use super::health::Health;
-use super::worker::{queued_sender, time_left, Backoff, Delivery, Shared, Transport};
+use super::http::{self, MIN_REQUEST_TIMEOUT};
+use super::worker::{queued_sender, Backoff, Delivery, Shared, Transport};
 use super::{DataKind, LineBatch, SenderStats, DEFAULT_QUEUE_CAPACITY};
 use crate::url::{parse_direct_url, redact, ConfigError, UrlSetting};
 
@@ -20,8 +17,6 @@ pub const MAX_LINES_PER_REQUEST: usize = 10_000;
 const PUSHBACK_PAUSE: Duration = Duration::from_secs(30);
 /// Default time one request may take.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Shortest time a request is given, even past a deadline.
-const MIN_REQUEST_TIMEOUT: Duration = Duration::from_millis(1);
 
 /// Sends to the Wavefront service directly: `POST <url>/report?f=<format>`,
 /// gzip body, `Authorization: Bearer <token>`, at most 10,000 lines a
@@ -300,58 +295,23 @@ struct HttpTransport {
     health: Health,
 }
 
-/// An error and its sources, one sentence (`error sending request: … :
-/// invalid peer certificate: UnknownIssuer`).
-struct ErrorChain<'a>(&'a dyn std::error::Error);
-
-impl std::fmt::Display for ErrorChain<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.0)?;
-        let mut source = self.0.source();
-        while let Some(e) = source {
-            write!(f, ": {e}")?;
-            source = e.source();
-        }
-        Ok(())
-    }
-}
-
-fn gzip(text: &str) -> std::io::Result<Vec<u8>> {
-    let mut encoder = GzEncoder::new(Vec::with_capacity(text.len() / 4), Compression::default());
-    encoder.write_all(text.as_bytes())?;
-    encoder.finish()
-}
-
 impl HttpTransport {
     /// The time one request may take: the builder's timeout, capped by the
     /// time left before `deadline` (a shutdown running out), never below
     /// 1 ms.
     fn request_timeout(&self, deadline: Option<Instant>) -> Duration {
-        time_left(self.timeout, deadline)
-            .map_or(MIN_REQUEST_TIMEOUT, |t| t.max(MIN_REQUEST_TIMEOUT))
+        http::request_timeout(self.timeout, deadline)
     }
 
-    /// The client: no redirects, no proxy from the environment unless asked.
+    /// The client, made on first use (on the delivery thread).
     fn client(&mut self) -> Option<&reqwest::blocking::Client> {
         if self.client.is_none() {
-            let mut builder = reqwest::blocking::Client::builder()
-                .timeout(self.timeout)
-                .redirect(reqwest::redirect::Policy::none());
-            if !self.use_env_proxy {
-                builder = builder.no_proxy();
-            }
-            for ca in &self.trusted {
-                builder = builder.add_root_certificate(ca.clone());
-            }
-            match builder.build() {
-                Ok(client) => self.client = Some(client),
-                Err(e) => {
-                    log::error!(
-                        "wavefront: cannot create the HTTP client for direct ingestion: {e}"
-                    );
-                    return None;
-                }
-            }
+            self.client = http::client(
+                self.timeout,
+                self.use_env_proxy,
+                &self.trusted,
+                "direct ingestion",
+            );
         }
         self.client.as_ref()
     }
@@ -366,7 +326,7 @@ impl HttpTransport {
         deadline: Option<Instant>,
     ) -> Delivery {
         let timeout = self.request_timeout(deadline);
-        let Ok(body) = gzip(batch.text()) else {
+        let Ok(body) = http::gzip(batch.text().as_bytes()) else {
             return Delivery::Retry {
                 delivered: 0,
                 in_flight: 0,
@@ -397,7 +357,8 @@ impl HttpTransport {
             Err(e) => {
                 // reqwest errors carry the URL, never the token; the source
                 // chain says why (refused, TLS certificate, timeout).
-                self.health.failed(&format_args!("{}", ErrorChain(&e)));
+                self.health
+                    .failed(&format_args!("{}", http::ErrorChain(&e)));
                 return Delivery::Retry {
                     delivered: 0,
                     in_flight: 0,

@@ -35,11 +35,13 @@
 mod console;
 #[cfg(feature = "direct")]
 mod direct;
-mod health;
+pub(crate) mod health;
+#[cfg(any(feature = "direct", feature = "otlp"))]
+pub(crate) mod http;
 mod proxy;
-mod queue;
+pub(crate) mod queue;
 mod stats;
-mod worker;
+pub(crate) mod worker;
 
 use std::fmt;
 use std::time::Duration;

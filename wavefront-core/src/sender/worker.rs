@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::{self, JoinHandle, Thread};
 use std::time::{Duration, Instant};
 
-use super::queue::LineQueue;
+use super::queue::{Batch, BatchQueue};
 use super::{DataKind, LineBatch, SenderStats, ShutdownReport};
 
 /// `Sender` for a type whose field `shared` is a [`Shared`]: the queued
@@ -66,7 +66,7 @@ const LAST_TRY_BEFORE_DEADLINE: Duration = Duration::from_millis(250);
 const EXPEDITED_RETRY: Duration = Duration::from_millis(250);
 
 /// A transport, driven by the worker thread.
-pub(crate) trait Transport: Send + 'static {
+pub(crate) trait Transport<B: Batch = LineBatch>: Send + 'static {
     /// Largest batch handed to `deliver`, in lines.
     fn max_batch(&self) -> usize {
         10_000
@@ -81,12 +81,18 @@ pub(crate) trait Transport: Send + 'static {
     fn deliver(
         &mut self,
         kind: DataKind,
-        batch: &LineBatch,
+        batch: &B,
         stats: &SenderStats,
         deadline: Option<Instant>,
     ) -> Delivery;
     /// How long to wait after a failure of `kind` (grows until a success).
     fn backoff(&mut self, kind: DataKind) -> Duration;
+    /// Whether the last pause [`backoff`](Self::backoff) gave was asked
+    /// for by the destination (`Retry-After`): then it is kept even when
+    /// the queue fills, instead of retrying sooner.
+    fn pause_was_asked(&self, _kind: DataKind) -> bool {
+        false
+    }
     /// Called after a delivery of `kind` succeeds.
     fn recovered(&mut self, kind: DataKind);
     /// Called when the worker stops: lines still in flight are dropped.
@@ -95,8 +101,8 @@ pub(crate) trait Transport: Send + 'static {
 
 /// The part of a sender that callers and the worker share.
 #[derive(Debug)]
-pub(crate) struct Shared {
-    pub(crate) queues: [LineQueue; 4],
+pub(crate) struct Shared<B: Batch = LineBatch> {
+    pub(crate) queues: [BatchQueue<B>; 4],
     pub(crate) stats: SenderStats,
     stopping: AtomicBool,
     /// Set by `shutdown` when its flush ran out of time: the worker then
@@ -115,7 +121,7 @@ pub(crate) struct Shared {
     handles: Mutex<Vec<JoinHandle<()>>>,
 }
 
-impl Shared {
+impl<B: Batch> Shared<B> {
     pub(crate) fn new(transport: &'static str, capacity: usize) -> Arc<Self> {
         Arc::new(Shared {
             queues: Default::default(),
@@ -132,7 +138,7 @@ impl Shared {
 
     /// Starts one delivery thread per transport, each serving its kinds, so
     /// that a stalled destination holds up only its own data.
-    pub(crate) fn spawn<T: Transport>(
+    pub(crate) fn spawn<T: Transport<B>>(
         self: &Arc<Self>,
         name: &str,
         workers: Vec<(T, Vec<DataKind>)>,
@@ -171,10 +177,10 @@ impl Shared {
         }
     }
 
-    pub(crate) fn send(&self, kind: DataKind, batch: LineBatch) {
+    pub(crate) fn send(&self, kind: DataKind, batch: B) {
         let stats = self.stats.kind(kind);
         if self.stopping.load(Ordering::SeqCst) || self.stopped.load(Ordering::SeqCst) {
-            stats.add_dropped(batch.lines() as u64);
+            stats.add_dropped(batch.len() as u64);
             return;
         }
         self.queues[kind.index()].push(batch, stats);
@@ -265,7 +271,7 @@ impl Shared {
             let queue = &self.queues[kind.index()];
             let stats = self.stats.kind(kind);
             while let Some(batch) = queue.pop() {
-                stats.add_dropped(batch.lines() as u64);
+                stats.add_dropped(batch.len() as u64);
                 queue.done(&batch, stats);
             }
         }
@@ -276,8 +282,13 @@ impl Shared {
 /// a time, with a pause per kind after a failure; wakes on new data or every
 /// `interval`. A panic in a transport is caught, counted and logged once; its
 /// batch is dropped and counted, and the loop goes on.
-fn run(shared: &Shared, mut transport: impl Transport, kinds: &[DataKind], interval: Duration) {
-    let mut pending: [Option<LineBatch>; 4] = Default::default();
+fn run<B: Batch>(
+    shared: &Shared<B>,
+    mut transport: impl Transport<B>,
+    kinds: &[DataKind],
+    interval: Duration,
+) {
+    let mut pending: [Option<B>; 4] = Default::default();
     let mut resume_at: [Option<Instant>; 4] = [None; 4];
     loop {
         let stopping = shared.stopping.load(Ordering::SeqCst);
@@ -313,9 +324,12 @@ fn run(shared: &Shared, mut transport: impl Transport, kinds: &[DataKind], inter
                 deadline,
             ) {
                 // A queue more than half full cannot wait out a long backoff
-                // without overflowing: retry soon while it is.
+                // without overflowing: retry soon while it is, unless the
+                // destination itself asked for the pause.
                 let stats = shared.stats.kind(kind);
-                let pause = if stats.queue_size() * 2 > stats.capacity() {
+                let pause = if stats.queue_size() * 2 > stats.capacity()
+                    && !transport.pause_was_asked(kind)
+                {
                     pause.min(EXPEDITED_RETRY)
                 } else {
                     pause
@@ -328,7 +342,7 @@ fn run(shared: &Shared, mut transport: impl Transport, kinds: &[DataKind], inter
             for (i, batch) in pending.iter_mut().enumerate() {
                 if let Some(batch) = batch.take() {
                     let stats = shared.stats.kind(DataKind::ALL[i]);
-                    stats.add_dropped(batch.lines() as u64);
+                    stats.add_dropped(batch.len() as u64);
                     shared.queues[i].done(&batch, stats);
                 }
             }
@@ -350,11 +364,11 @@ fn run(shared: &Shared, mut transport: impl Transport, kinds: &[DataKind], inter
 
 /// Delivers `kind`'s pending batch, then its queue, until it is empty or a
 /// delivery fails; returns the pause before the next try after a failure.
-fn deliver_kind(
-    shared: &Shared,
-    transport: &mut impl Transport,
+fn deliver_kind<B: Batch>(
+    shared: &Shared<B>,
+    transport: &mut impl Transport<B>,
     kind: DataKind,
-    pending: &mut Option<LineBatch>,
+    pending: &mut Option<B>,
     stopping: bool,
     deadline: Option<Instant>,
 ) -> Option<Duration> {
@@ -365,7 +379,7 @@ fn deliver_kind(
         .or_else(|| queue.pop_up_to(transport.max_batch()))
     {
         if !transport.accepts(kind) {
-            stats.add_dropped(batch.lines() as u64);
+            stats.add_dropped(batch.len() as u64);
             queue.done(&batch, stats);
             continue;
         }
@@ -374,12 +388,12 @@ fn deliver_kind(
         }));
         match delivery {
             Ok(Delivery::Done) => {
-                stats.add_valid(batch.lines() as u64);
+                stats.add_valid(batch.len() as u64);
                 queue.done(&batch, stats);
                 transport.recovered(kind);
             }
             Ok(Delivery::Refused) => {
-                stats.add_dropped(batch.lines() as u64);
+                stats.add_dropped(batch.len() as u64);
                 queue.done(&batch, stats);
             }
             Ok(Delivery::Retry {
@@ -387,13 +401,13 @@ fn deliver_kind(
                 in_flight,
             }) => {
                 let mut rest = batch;
-                let sent = rest.split_lines(delivered);
-                stats.add_valid(sent.lines().saturating_sub(in_flight) as u64);
+                let sent = rest.split_front(delivered);
+                stats.add_valid(sent.len().saturating_sub(in_flight) as u64);
                 queue.done(&sent, stats);
                 stats.add_report_error();
                 if stopping {
                     // No more retries once stopping: count what is left.
-                    stats.add_dropped(rest.lines() as u64);
+                    stats.add_dropped(rest.len() as u64);
                     queue.done(&rest, stats);
                     return None;
                 }
@@ -408,7 +422,7 @@ fn deliver_kind(
                         crate::panics::panic_message(&*panic)
                     );
                 }
-                stats.add_dropped(batch.lines() as u64);
+                stats.add_dropped(batch.len() as u64);
                 queue.done(&batch, stats);
                 return Some(transport.backoff(kind));
             }

@@ -20,7 +20,7 @@
 //! let child = span.child("charge_card");
 //! child.finish();
 //! span.finish();
-//! assert_eq!(tracer.take_finished().len(), 2);
+//! assert_eq!(tracer.queue_size(), 2); // the reporter sends them
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
@@ -52,6 +52,8 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crossbeam_queue::SegQueue;
 
+#[cfg(feature = "otlp")]
+pub(crate) use propagation::span_id_64;
 pub use propagation::{
     Headers, HeadersMut, ParsePropagationError, Propagation, B3, B3_FLAGS, B3_PARENT_SPAN_ID,
     B3_SAMPLED, B3_SPAN_ID, B3_TRACE_ID, MAX_TRACE_STATE_LEN, TRACEPARENT, TRACESTATE,
@@ -502,7 +504,7 @@ impl TracerBuilder {
     ///     .build();
     /// tracer.span("checkout").start().finish();
     /// assert_eq!(seen.load(Ordering::Relaxed), 1);
-    /// assert_eq!((tracer.discarded(), tracer.take_finished().len()), (1, 0));
+    /// assert_eq!((tracer.discarded(), tracer.queue_size()), (1, 0));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn on_finish(mut self, hook: FinishHook) -> Self {
@@ -699,7 +701,7 @@ impl Tracer {
 
     /// Takes every finished span waiting to be sent (the reporter does this).
     #[must_use]
-    pub fn take_finished(&self) -> Vec<FinishedSpan> {
+    pub(crate) fn take_finished(&self) -> Vec<FinishedSpan> {
         let mut spans = Vec::new();
         while let Some(span) = self.0.queue.pop() {
             self.0.queued.fetch_sub(1, Ordering::AcqRel);

@@ -361,7 +361,7 @@ fn single<'h>(headers: &'h (impl Headers + ?Sized), name: &str) -> Option<&'h st
 /// 128-bit id (only from a Wavefront-format caller whose context is
 /// re-injected as is) is folded to its low half, or its high half if the low
 /// half is zero; `None` for the invalid all-zero id.
-fn span_id_64(id: SpanId) -> Option<u64> {
+pub(crate) fn span_id_64(id: SpanId) -> Option<u64> {
     let bits = id.to_u128();
     let (high, low) = ((bits >> 64) as u64, bits as u64);
     [low, high].into_iter().find(|&half| half != 0)

@@ -44,7 +44,7 @@
 //! span.finish(); // forced: kept
 //! let span = tracer.span("fast").tag("sampling.priority", "0").start();
 //! span.finish(); // forced: dropped
-//! assert_eq!((tracer.take_finished().len(), tracer.discarded()), (1, 1));
+//! assert_eq!((tracer.queue_size(), tracer.discarded()), (1, 1));
 //!
 //! // The same policy as one sampler.
 //! let either = CompositeSampler::new()

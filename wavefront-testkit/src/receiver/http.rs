@@ -160,10 +160,11 @@ pub(super) fn reason(status: u16) -> &'static str {
 }
 
 /// A complete response with an empty body.
-pub(super) fn response(status: u16, close: bool) -> Vec<u8> {
+pub(super) fn response(status: u16, close: bool, retry_after: Option<u64>) -> Vec<u8> {
     format!(
-        "HTTP/1.1 {status} {}\r\nContent-Length: 0\r\n{}\r\n",
+        "HTTP/1.1 {status} {}\r\nContent-Length: 0\r\n{}{}\r\n",
         reason(status),
+        retry_after.map_or(String::new(), |s| format!("Retry-After: {s}\r\n")),
         if close { "Connection: close\r\n" } else { "" }
     )
     .into_bytes()

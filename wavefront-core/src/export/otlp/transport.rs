@@ -1,0 +1,178 @@
+//! Delivery of OTLP/HTTP requests: protobuf, gzip, retries as the
+//! OpenTelemetry specification asks (429, 502, 503, 504, honouring
+//! `Retry-After`).
+
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use prost::Message;
+
+use super::{encode, OtlpNaming, Records, MAX_RECORDS_PER_REQUEST};
+use crate::sender::health::{self, Health};
+use crate::sender::http::{self, ErrorChain};
+use crate::sender::worker::{Backoff, Delivery, Transport};
+use crate::sender::{DataKind, SenderStats};
+
+/// The longest `Retry-After` honoured: a server asking for more gets the
+/// backoff's own maximum instead, so a bad header cannot stop delivery.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
+
+pub(super) struct OtlpTransport {
+    /// Built on the delivery thread, never inside a caller's async runtime.
+    client: Option<reqwest::blocking::Client>,
+    url: reqwest::Url,
+    headers: reqwest::header::HeaderMap,
+    timeout: Duration,
+    resource: Arc<OnceLock<Resource>>,
+    naming: OtlpNaming,
+    backoff: Backoff,
+    /// The server's `Retry-After`, used once for the next pause.
+    retry_after: Option<Duration>,
+    /// The last pause was the server's `Retry-After`.
+    asked: bool,
+    /// A non-retryable status was warned about.
+    refusal_warned: bool,
+    health: Health,
+}
+
+impl OtlpTransport {
+    pub(super) fn new(
+        url: reqwest::Url,
+        headers: reqwest::header::HeaderMap,
+        timeout: Duration,
+        resource: Arc<OnceLock<Resource>>,
+        naming: OtlpNaming,
+        signal: &str,
+    ) -> Self {
+        let health = Health::new(format!("the OTLP {signal} endpoint {url}"));
+        OtlpTransport {
+            client: None,
+            url,
+            headers,
+            timeout,
+            resource,
+            naming,
+            backoff: Backoff::default(),
+            retry_after: None,
+            asked: false,
+            refusal_warned: false,
+            health,
+        }
+    }
+
+    /// The request body for `batch`, protobuf then gzip; spans that cannot
+    /// be expressed (an all-zero id) are counted invalid and left out.
+    fn body(&self, kind: DataKind, batch: &Records, stats: &SenderStats) -> Option<Vec<u8>> {
+        let default = Resource::default();
+        let resource = self.resource.get().unwrap_or(&default);
+        let encoded = match kind {
+            DataKind::Spans => {
+                let (request, invalid) = encode::traces(resource, &batch.items);
+                stats.kind(kind).add_invalid(invalid as u64);
+                request.encode_to_vec()
+            }
+            _ => encode::metrics(resource, &batch.items, self.naming).encode_to_vec(),
+        };
+        http::gzip(&encoded).ok()
+    }
+}
+
+/// `Retry-After` in seconds (the HTTP-date form is not honoured: the
+/// backoff applies).
+fn retry_after(response: &reqwest::blocking::Response) -> Option<Duration> {
+    let value = response.headers().get(reqwest::header::RETRY_AFTER)?;
+    let seconds: u64 = value.to_str().ok()?.trim().parse().ok()?;
+    Some(Duration::from_secs(seconds)).filter(|d| *d <= MAX_RETRY_AFTER)
+}
+
+const RETRY: Delivery = Delivery::Retry {
+    delivered: 0,
+    in_flight: 0,
+};
+
+impl Transport<Records> for OtlpTransport {
+    fn max_batch(&self) -> usize {
+        MAX_RECORDS_PER_REQUEST
+    }
+
+    fn deliver(
+        &mut self,
+        kind: DataKind,
+        batch: &Records,
+        stats: &SenderStats,
+        deadline: Option<Instant>,
+    ) -> Delivery {
+        let timeout = http::request_timeout(self.timeout, deadline);
+        let Some(body) = self.body(kind, batch, stats) else {
+            return RETRY;
+        };
+        if self.client.is_none() {
+            self.client = http::client(self.timeout, false, &[], "OTLP export");
+        }
+        let Some(client) = &self.client else {
+            return RETRY;
+        };
+        let response = client
+            .post(self.url.clone())
+            .timeout(timeout)
+            .headers(self.headers.clone())
+            .header(reqwest::header::CONTENT_TYPE, "application/x-protobuf")
+            .header(reqwest::header::CONTENT_ENCODING, "gzip")
+            .body(body)
+            .send();
+        // reqwest's blocking client parks this thread while it waits, which
+        // swallows a wake-up the worker got meanwhile: give it back.
+        std::thread::current().unpark();
+        let response = match response {
+            Ok(response) => response,
+            Err(e) => {
+                // reqwest errors carry the URL, never the headers.
+                self.health.failed(&format_args!("{}", ErrorChain(&e)));
+                return RETRY;
+            }
+        };
+        let status = response.status().as_u16();
+        stats.kind(kind).add_status(status);
+        match status {
+            200..=299 => {
+                self.health.recovered();
+                Delivery::Done
+            }
+            429 | 502 | 503 | 504 => {
+                self.retry_after = retry_after(&response);
+                self.health
+                    .failed(&format_args!("answered {status}, asking to retry later"));
+                RETRY
+            }
+            _ => {
+                stats.kind(kind).add_report_error();
+                if !std::mem::replace(&mut self.refusal_warned, true) {
+                    health::warn(format_args!(
+                        "Wavefront: the OTLP endpoint {} answered {status} for {}: the data is not accepted \
+                         (a wrong path, a refused API key, or a malformed request) and is dropped; \
+                         check OTEL_EXPORTER_OTLP_ENDPOINT and OTEL_EXPORTER_OTLP_HEADERS",
+                        self.url,
+                        kind.name()
+                    ));
+                }
+                Delivery::Refused
+            }
+        }
+    }
+
+    fn backoff(&mut self, _kind: DataKind) -> Duration {
+        let pause = self.backoff.next();
+        let asked = self.retry_after.take();
+        self.asked = asked.is_some();
+        asked.map_or(pause, |asked| asked.max(pause / 2))
+    }
+
+    fn pause_was_asked(&self, _kind: DataKind) -> bool {
+        self.asked
+    }
+
+    fn recovered(&mut self, _kind: DataKind) {
+        self.backoff.reset();
+    }
+}
