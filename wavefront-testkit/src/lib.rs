@@ -8,6 +8,8 @@
 //!   custom server, and third parties'): the same requests must give the same
 //!   series and spans, with only the component prefix differing.
 //! * [`example`]: checks of an example binary run as a user would.
+//! * [`viewer`]: a live page (and JSON) of what a receiver got: routes,
+//!   traces, rejected lines and SDK diagnostics.
 //!
 //! This crate is for tests and local checks; it is not covered by the SDK's
 //! stability guarantees.
@@ -18,3 +20,4 @@ pub mod conformance;
 pub mod example;
 pub mod parse;
 pub mod receiver;
+pub mod viewer;
