@@ -165,14 +165,14 @@ function renderTraces(data) {
   const selected = selectedTrace();
   const rows = data.traces.map((t) => el("tr", {
     class: "trace clickable" + (t.error ? " bad" : "") + (t.trace_id === selected ? " selected" : ""),
-    "data-trace": t.trace_id, "data-root": t.root, "data-spans": t.spans, "data-error": t.error,
+    "data-trace": t.trace_id, "data-root": t.root, "data-spans": t.span_count, "data-error": t.error,
     onclick: () => { location.hash = "trace=" + t.trace_id; },
   },
   el("td", {}, fmtTime(t.start_us / 1000)),
   el("td", { class: "mono", title: t.trace_id }, t.trace_id.slice(0, 8) + "…"),
   el("td", {}, t.root || "(no root)"),
   el("td", {}, t.services.join(", ")),
-  el("td", { class: "num" }, t.spans),
+  el("td", { class: "num" }, t.span_count),
   el("td", { class: "num" }, fmtUs(t.duration_us)),
   el("td", { class: t.error ? "err" : "" }, t.error ? "error" : "")));
   fill(document.querySelector("#traces tbody"), rows);
@@ -213,7 +213,7 @@ function renderWaterfall(t) {
   box.hidden = false;
   box.dataset.trace = t.trace_id;
   document.getElementById("waterfall-title").textContent =
-    `Trace ${t.trace_id} · ${t.root || "(no root)"} · ${t.spans} spans · ${t.services.join(", ")} · ${fmtUs(t.duration_us)}` +
+    `Trace ${t.trace_id} · ${t.root || "(no root)"} · ${t.span_count} spans · ${t.services.join(", ")} · ${fmtUs(t.duration_us)}` +
     (t.refused ? ` · ${t.refused} spans or logs over the limit not kept` : "");
   fill(document.getElementById("waterfall-rows"), t.spans.map((s) => spanRow(s, t.duration_us, openIds)));
 }
@@ -233,8 +233,11 @@ function renderProblems(data) {
 const BAD = /\.(dropped|invalid|errors|refused|conflicts|overflow|panics|discarded|dropped_samples)(\.|$)|\.report\.[45]\d\d\./;
 
 function renderDiagnostics(data, now) {
-  const rows = data.diagnostics.map((d) => {
-    const bad = BAD.test(d.name) && (d.delta ? d.total : d.last) > 0;
+  const isBad = (d) => BAD.test(d.name) && (d.delta ? d.total : d.last) > 0;
+  // Bad news first.
+  const sorted = [...data.diagnostics].sort((a, b) => isBad(b) - isBad(a));
+  const rows = sorted.map((d) => {
+    const bad = isBad(d);
     return el("tr", { class: bad ? "diagnostic bad" : "diagnostic", "data-name": d.name },
       el("td", { class: "mono" }, (d.delta ? "∆" : "") + d.name),
       el("td", {}, d.source),

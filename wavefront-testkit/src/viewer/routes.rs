@@ -74,6 +74,11 @@ fn route_method_status(s: &str) -> Option<(&str, &str, u16)> {
     Some((route, method, status.parse().ok()?))
 }
 
+/// The sum of `values`, `0.0` when empty (`Sum` for floats gives `-0.0`).
+fn total<'a>(values: impl Iterator<Item = &'a f64>) -> f64 {
+    values.fold(0.0, |sum, v| sum + v)
+}
+
 /// One minute of a route.
 #[derive(Debug, Default)]
 struct Minute {
@@ -203,13 +208,14 @@ impl Routes {
             .rows
             .iter()
             .map(|(key, route)| {
-                let requests: f64 = route.counts.values().sum();
-                let errors: f64 = route
-                    .counts
-                    .iter()
-                    .filter(|((_, s), _)| wavefront_core::naming::is_error_status(*s))
-                    .map(|(_, v)| v)
-                    .sum();
+                let requests = total(route.counts.values());
+                let errors = total(
+                    route
+                        .counts
+                        .iter()
+                        .filter(|((_, s), _)| wavefront_core::naming::is_error_status(*s))
+                        .map(|(_, v)| v),
+                );
                 let mut statuses: BTreeMap<u16, f64> = BTreeMap::new();
                 for ((_, status), v) in &route.counts {
                     *statuses.entry(*status).or_default() += v;
@@ -241,7 +247,7 @@ impl Routes {
                     "errors": errors,
                     "error_rate": if requests > 0.0 { errors / requests } else { 0.0 },
                     "statuses": statuses.iter().map(|(s, v)| json!([s, v])).collect::<Vec<_>>(),
-                    "in_flight": route.in_flight.values().sum::<f64>(),
+                    "in_flight": total(route.in_flight.values()),
                     "latency_ms": {
                         "samples": latency.count(),
                         "p50": latency.quantile(0.5),
@@ -255,7 +261,7 @@ impl Routes {
         let components: Vec<Value> = self
             .components
             .iter()
-            .map(|(c, sources)| json!({"component": c, "in_flight": sources.values().sum::<f64>()}))
+            .map(|(c, sources)| json!({"component": c, "in_flight": total(sources.values())}))
             .collect();
         json!({ "routes": rows, "components": components, "refused_series": self.refused })
     }

@@ -70,13 +70,7 @@ fn serve(mut stream: TcpStream, shared: &Shared) {
 
 fn route(target: &str, shared: &Shared) -> Vec<u8> {
     let path = target.split(['?', '#']).next().unwrap_or("");
-    let json = |value: Value| {
-        response(
-            200,
-            "application/json",
-            value.to_string().as_bytes(),
-        )
-    };
+    let json = |value: Value| response(200, "application/json", value.to_string().as_bytes());
     let model = || lock(&shared.model);
     match path {
         "/" | "/index.html" => response(200, "text/html; charset=utf-8", PAGE.as_bytes()),
@@ -92,7 +86,10 @@ fn route(target: &str, shared: &Shared) -> Vec<u8> {
         "/api/traces" => json(model().traces_json()),
         "/api/problems" => json(model().problems_json()),
         "/api/diagnostics" => json(model().diagnostics_json()),
-        _ => match path.strip_prefix("/api/traces/").map(|id| model().trace_json(id)) {
+        _ => match path
+            .strip_prefix("/api/traces/")
+            .map(|id| model().trace_json(id))
+        {
             Some(Some(trace)) => json(trace),
             _ => response(404, "text/plain", b"not found"),
         },

@@ -181,7 +181,7 @@ fn summary(trace_id: &str, trace: &Trace) -> Value {
     json!({
         "trace_id": trace_id,
         "root": root,
-        "spans": trace.spans.len(),
+        "span_count": trace.spans.len(),
         "services": services,
         "start_us": begin,
         "duration_us": end - begin,
