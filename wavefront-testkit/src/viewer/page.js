@@ -64,7 +64,7 @@ function fmtAgo(ms, now) {
 
 // A bar chart of requests per minute, errors stacked in red.
 function rateChart(minutes) {
-  const w = 150, h = 28, n = minutes.length;
+  const w = 112, h = 26, n = minutes.length;
   const max = Math.max(1, ...minutes.map((m) => m.requests));
   const bw = w / n;
   const chart = svg("svg", { class: "chart", width: w, height: h, viewBox: `0 0 ${w} ${h}`, role: "img" });
@@ -83,7 +83,7 @@ function rateChart(minutes) {
 
 // A line of the p95 latency per minute (gaps where no histogram arrived).
 function latencyChart(minutes) {
-  const w = 150, h = 28, n = minutes.length;
+  const w = 112, h = 26, n = minutes.length;
   const values = minutes.map((m) => m.p95);
   const known = values.filter((v) => v !== null);
   const chart = svg("svg", { class: "chart", width: w, height: h, viewBox: `0 0 ${w} ${h}`, role: "img" });
@@ -133,6 +133,7 @@ function renderRoutes(data) {
       class: r.errors > 0 ? "route bad" : "route",
       "data-component": r.component, "data-route": r.route, "data-method": r.method,
       "data-handler": r.handler, "data-requests": r.requests, "data-errors": r.errors,
+      "data-latency-samples": r.latency_ms.samples,
     },
     el("td", {}, r.component),
     el("td", { class: "mono" }, r.route),

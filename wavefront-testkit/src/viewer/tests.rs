@@ -274,7 +274,7 @@ fn a_trace_is_assembled_across_services_whatever_the_arrival_order() {
     assert_eq!(summary["duration_us"], 1300);
     assert_eq!(
         summary["services"],
-        serde_json::json!(["payments", "orders", "frontend"])
+        serde_json::json!(["frontend", "orders", "payments"])
     );
 
     let trace = m.trace_json(TRACE).unwrap();

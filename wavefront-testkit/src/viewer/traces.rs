@@ -171,8 +171,11 @@ fn summary(trace_id: &str, trace: &Trace) -> Value {
         .filter(|s| parent_in(s, &ids).is_none())
         .min_by_key(|s| micros(s).0)
         .map(|s| s.operation.clone());
+    // Services in the order they joined the trace.
+    let mut by_start: Vec<&Span> = trace.spans.iter().collect();
+    by_start.sort_by_key(|s| micros(s).0);
     let mut services = Vec::new();
-    for span in &trace.spans {
+    for span in by_start {
         let s = service(span);
         if !services.contains(&s) {
             services.push(s);
