@@ -81,7 +81,11 @@ fn the_page_shows_routes_traces_and_rejected_lines() {
     // The viewer reads the receiver every 200 ms.
     let deadline = Instant::now() + Duration::from_secs(5);
     while !api(viewer.addr(), "/api/summary").contains("\"spans\":10") {
-        assert!(Instant::now() < deadline, "{}", api(viewer.addr(), "/api/summary"));
+        assert!(
+            Instant::now() < deadline,
+            "{}",
+            api(viewer.addr(), "/api/summary")
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 
@@ -162,7 +166,10 @@ fn the_page_shows_routes_traces_and_rejected_lines() {
     assert!(dom.contains("~sdk.rust.core.sender.proxy.points.queue.size"));
     assert!(!elements(&dom, "data-component", "axum").is_empty());
     // On loopback: no warning.
-    assert!(dom.contains("id=\"exposed\" class=\"banner\" hidden"), "{dom}");
+    assert!(
+        dom.contains("id=\"exposed\" class=\"banner\" hidden"),
+        "{dom}"
+    );
 
     viewer.stop();
 }
@@ -215,7 +222,10 @@ fn headless(chromium: &Path, args: &[&str]) -> String {
 
 fn dump_dom(chromium: &Path, url: &str) -> String {
     let dom = headless(chromium, &["--dump-dom", url]);
-    assert!(dom.contains("data-polls="), "the page never updated:\n{dom}");
+    assert!(
+        dom.contains("data-polls="),
+        "the page never updated:\n{dom}"
+    );
     dom
 }
 
@@ -269,7 +279,10 @@ fn send(addr: SocketAddr, text: &str) {
 /// One `GET`, optionally with a `traceparent`; returns the status.
 fn get(addr: &str, path: &str, traceparent: Option<&str>) -> u16 {
     let header = traceparent.map_or(String::new(), |t| format!("traceparent: {t}\r\n"));
-    let response = request(addr, &format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{header}"));
+    let response = request(
+        addr,
+        &format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{header}"),
+    );
     response
         .split(' ')
         .nth(1)
