@@ -11,7 +11,7 @@ use super::routes::Routes;
 use super::traces::Traces;
 use super::{MINUTES, PROBLEMS, SERIES, SPANS_PER_TRACE, TRACES};
 
-/// The longest part of a rejected line that is kept.
+/// The longest part of a rejected line (or its reason) that is kept.
 const MAX_LINE: usize = 4096;
 
 /// The aggregation behind the page and its JSON: routes, traces, problems
@@ -109,7 +109,7 @@ impl Model {
                     at_ms: now_ms,
                     channel: received.channel.to_string(),
                     code: e.code,
-                    reason: e.reason.clone(),
+                    reason: truncate(&e.reason, MAX_LINE),
                     line: truncate(&received.line, MAX_LINE),
                 });
             }

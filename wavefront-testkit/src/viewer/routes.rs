@@ -110,10 +110,14 @@ pub(super) struct Routes {
     pub(super) refused: u64,
 }
 
+/// The minute (since the epoch) a line counts in: its timestamp's, unless
+/// it has none or it lies outside the window (a skewed clock, another
+/// unit), then the minute it arrived.
 fn minute_of(timestamp_s: Option<i64>, now_ms: u64) -> i64 {
-    match timestamp_s {
-        Some(s) => s.div_euclid(60),
-        None => (now_ms / 60_000) as i64,
+    let now = i64::try_from(now_ms / 60_000).unwrap_or(i64::MAX);
+    match timestamp_s.map(|s| s.div_euclid(60)) {
+        Some(m) if m <= now && m > now - MINUTES as i64 => m,
+        _ => now,
     }
 }
 

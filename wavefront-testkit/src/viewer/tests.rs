@@ -446,3 +446,24 @@ fn diagnostics_keep_the_latest_value_and_delta_totals_and_heartbeats_per_compone
     );
     assert_eq!(m.summary_json()["delta_counters"], 2);
 }
+
+#[test]
+fn timestamps_outside_the_window_count_when_they_arrive() {
+    let m = model(&[
+        // Milliseconds where seconds belong, and a clock far behind.
+        counter("a", 200, "f", 2.0, NOW, "h"),
+        counter("b", 200, "g", 3.0, 1_000, "h"),
+    ]);
+    let routes = m.routes_json(NOW);
+    for (handler, count) in [("f", 2.0), ("g", 3.0)] {
+        let minutes = route(&routes, handler)["minutes"]
+            .as_array()
+            .unwrap()
+            .clone();
+        assert_eq!(
+            minutes[MINUTES - 1]["requests"].as_f64(),
+            Some(count),
+            "{handler}"
+        );
+    }
+}
