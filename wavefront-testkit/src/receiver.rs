@@ -159,6 +159,8 @@ struct Data {
     /// every line ever received.
     removed: usize,
     requests: Vec<HttpRequest>,
+    /// Requests removed by `take_http_requests` or `clear`.
+    removed_requests: usize,
 }
 
 // ===== faults =====
@@ -604,7 +606,19 @@ impl Receiver {
     /// Removes and returns every HTTP request answered so far.
     #[must_use]
     pub fn take_http_requests(&self) -> Vec<HttpRequest> {
-        std::mem::take(&mut lock(&self.shared.data).requests)
+        let mut data = lock(&self.shared.data);
+        data.removed_requests += data.requests.len();
+        std::mem::take(&mut data.requests)
+    }
+
+    /// The HTTP requests answered after the first `cursor` ever answered,
+    /// and the cursor to pass next time, like [`Receiver::received_since`].
+    #[must_use]
+    pub fn http_requests_since(&self, cursor: usize) -> (Vec<HttpRequest>, usize) {
+        let data = lock(&self.shared.data);
+        let skip = cursor.saturating_sub(data.removed_requests);
+        let requests = data.requests.get(skip..).unwrap_or_default().to_vec();
+        (requests, data.removed_requests + data.requests.len())
     }
 
     /// Forgets every line and HTTP request received so far.
@@ -612,6 +626,7 @@ impl Receiver {
         let mut data = lock(&self.shared.data);
         data.removed += data.received.len();
         data.received.clear();
+        data.removed_requests += data.requests.len();
         data.requests.clear();
     }
 

@@ -12,7 +12,8 @@
 //! * **Traces**: the most recent traces, and a waterfall of each one's spans
 //!   (from every service that sent some) with their tags and span logs.
 //! * **Problems**: the lines the strict parser rejected, with the reason and
-//!   the line; the SDK's diagnostics (`~sdk.*`) and heartbeats.
+//!   the line, and the HTTP requests the receiver refused (a wrong token, a
+//!   wrong path); the SDK's diagnostics (`~sdk.*`) and heartbeats.
 //!
 //! The same data is served as JSON: `/api/summary`, `/api/routes`,
 //! `/api/traces`, `/api/traces/{id}`, `/api/problems`, `/api/diagnostics`.
@@ -53,7 +54,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::receiver::{Received, Receiver};
+use crate::receiver::{HttpRequest, Received, Receiver};
 
 mod centroids;
 mod model;
@@ -150,11 +151,13 @@ impl Viewer {
         let follower = thread::Builder::new()
             .name("wf-viewer-follow".into())
             .spawn(move || {
-                let mut cursor = 0;
+                let (mut lines_read, mut requests_read) = (0, 0);
                 while !shared.stop.load(Ordering::SeqCst) {
-                    let (lines, next) = receiver.received_since(cursor);
-                    cursor = next;
-                    ingest(&shared, &lines);
+                    let (lines, next) = receiver.received_since(lines_read);
+                    lines_read = next;
+                    let (requests, next) = receiver.http_requests_since(requests_read);
+                    requests_read = next;
+                    ingest(&shared, &lines, &requests);
                     thread::sleep(FOLLOW_EVERY);
                 }
             })?;
@@ -165,7 +168,13 @@ impl Viewer {
     /// Adds lines to what the page shows, e.g. those a caller took with
     /// [`Receiver::take_received`].
     pub fn ingest(&self, lines: &[Received]) {
-        ingest(&self.shared, lines);
+        ingest(&self.shared, lines, &[]);
+    }
+
+    /// Adds answered HTTP requests (those not accepted show as problems),
+    /// e.g. those a caller took with [`Receiver::take_http_requests`].
+    pub fn ingest_http_requests(&self, requests: &[HttpRequest]) {
+        ingest(&self.shared, &[], requests);
     }
 
     /// The address it listens on.
@@ -195,13 +204,16 @@ impl Drop for Viewer {
     }
 }
 
-fn ingest(shared: &Shared, lines: &[Received]) {
-    if lines.is_empty() {
+fn ingest(shared: &Shared, lines: &[Received], requests: &[HttpRequest]) {
+    if lines.is_empty() && requests.is_empty() {
         return;
     }
     let now = now_ms();
     let mut model = lock(&shared.model);
     for line in lines {
         model.ingest(line, now);
+    }
+    for request in requests {
+        model.ingest_http_request(request, now);
     }
 }

@@ -674,4 +674,14 @@ fn cursors_read_without_removing_and_skip_what_was_taken() {
     assert_eq!(receiver.received_since(1).0.len(), 1);
     receiver.clear();
     assert_eq!(receiver.received_since(0), (Vec::new(), 3));
+
+    // HTTP requests, likewise.
+    assert_eq!(post(receiver.http_addr(), "/nowhere", &[], b""), 404);
+    let (requests, cursor) = receiver.http_requests_since(0);
+    assert_eq!(
+        (requests.len(), requests[0].status_sent, cursor),
+        (1, 404, 1)
+    );
+    assert_eq!(receiver.take_http_requests().len(), 1);
+    assert_eq!(receiver.http_requests_since(0), (Vec::new(), 1));
 }

@@ -141,10 +141,12 @@ fn main() -> ExitCode {
                 Err(e) => println!("BAD {e}  [{}] {}", r.channel, r.line),
             }
         }
+        let requests = receiver.take_http_requests();
         if let Some(viewer) = &viewer {
             viewer.ingest(&lines);
+            viewer.ingest_http_requests(&requests);
         }
-        for request in receiver.take_http_requests() {
+        for request in requests {
             if request.status_sent != 202 {
                 println!(
                     "HTTP {} {} -> {}",

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, VecDeque};
 use serde_json::{json, Value};
 
 use crate::parse::{Line, Point};
-use crate::receiver::Received;
+use crate::receiver::{HttpRequest, Received};
 
 use super::routes::Routes;
 use super::traces::Traces;
@@ -48,6 +48,8 @@ struct Problem {
     number: u64,
     at_ms: u64,
     channel: String,
+    /// The parser's code (`WF-4xx`, `syntax`), or `http` for a request
+    /// the receiver refused.
     code: &'static str,
     reason: String,
     line: String,
@@ -82,6 +84,10 @@ struct Counts {
     spans: u64,
     span_logs: u64,
     rejected: u64,
+    /// HTTP requests not accepted.
+    refused_requests: u64,
+    /// Problems seen (rejected lines and refused requests), kept or not.
+    problems: u64,
     /// Diagnostic and heartbeat series not kept because the tables were full.
     refused_series: u64,
 }
@@ -101,11 +107,8 @@ impl Model {
         match &received.parsed {
             Err(e) => {
                 counts.rejected += 1;
-                if self.problems.len() >= PROBLEMS {
-                    self.problems.pop_front();
-                }
-                self.problems.push_back(Problem {
-                    number: counts.rejected,
+                self.problem(Problem {
+                    number: 0,
                     at_ms: now_ms,
                     channel: received.channel.to_string(),
                     code: e.code,
@@ -135,6 +138,53 @@ impl Model {
                 self.traces.span_logs(logs);
             }
         }
+    }
+
+    /// Takes in one HTTP request the receiver answered: one it did not
+    /// accept is a problem (its lines, if any, were not read).
+    pub fn ingest_http_request(&mut self, request: &HttpRequest, now_ms: u64) {
+        if request.status_sent == 202 {
+            return;
+        }
+        self.counts.refused_requests += 1;
+        let why = match request.status_sent {
+            400 => "bad request: an unknown format, a bad gzip body or an unreadable head",
+            401 => "unauthorized: the token is missing or wrong",
+            404 => "not found: direct ingestion posts to …/report",
+            405 => "method not allowed: POST only",
+            411 => "length required: send Content-Length",
+            413 => "the body is too large",
+            415 => "unsupported Content-Encoding",
+            431 => "the request head is too large",
+            _ => "refused (a fault switched on in the receiver?)",
+        };
+        let port = if request.on_metrics_port {
+            "metrics port"
+        } else {
+            "http port"
+        };
+        self.problem(Problem {
+            number: 0,
+            at_ms: now_ms,
+            channel: format!("http ({port})"),
+            code: "http",
+            reason: format!("answered {}: {why}", request.status_sent),
+            // Not the headers: they may carry the token.
+            line: truncate(
+                &format!("{} {}", request.method, request.path_and_query),
+                MAX_LINE,
+            ),
+        });
+    }
+
+    /// Keeps `problem`, numbered, dropping the oldest beyond [`PROBLEMS`].
+    fn problem(&mut self, mut problem: Problem) {
+        self.counts.problems += 1;
+        problem.number = self.counts.problems;
+        if self.problems.len() >= PROBLEMS {
+            self.problems.pop_front();
+        }
+        self.problems.push_back(problem);
     }
 
     /// Diagnostics (`~sdk.*`) and heartbeats (`~component.heartbeat`).
@@ -193,6 +243,7 @@ impl Model {
             "spans": c.spans,
             "span_logs": c.span_logs,
             "rejected": c.rejected,
+            "refused_requests": c.refused_requests,
             "limits": {
                 "minutes": MINUTES,
                 "traces": TRACES,
@@ -202,7 +253,7 @@ impl Model {
             },
             "dropped": {
                 "traces": self.traces.evicted,
-                "problems": c.rejected.saturating_sub(self.problems.len() as u64),
+                "problems": c.problems.saturating_sub(self.problems.len() as u64),
                 "route_series": self.routes.refused,
                 "diagnostic_series": c.refused_series,
             },
@@ -228,7 +279,8 @@ impl Model {
         self.traces.trace_json(trace_id)
     }
 
-    /// `/api/problems`: the last rejected lines, newest first.
+    /// `/api/problems`: the last rejected lines and refused requests, newest
+    /// first.
     #[must_use]
     pub fn problems_json(&self) -> Value {
         let items: Vec<Value> = self
@@ -246,7 +298,11 @@ impl Model {
                 })
             })
             .collect();
-        json!({ "rejected": self.counts.rejected, "problems": items })
+        json!({
+            "rejected": self.counts.rejected,
+            "refused_requests": self.counts.refused_requests,
+            "problems": items,
+        })
     }
 
     /// `/api/diagnostics`: the latest value of each `~sdk.*` series and the

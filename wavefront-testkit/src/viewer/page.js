@@ -116,7 +116,9 @@ function renderSummary(s) {
   status.textContent =
     `${fmtCount(s.lines)} lines received: ${fmtCount(s.metrics)} metrics, ${fmtCount(s.delta_counters)} delta counters, ` +
     `${fmtCount(s.histograms)} histograms, ${fmtCount(s.spans)} spans, ${fmtCount(s.span_logs)} span logs, ` +
-    `${fmtCount(s.rejected)} rejected · updated ${fmtTime(s.now_ms)}`;
+    `${fmtCount(s.rejected)} rejected` +
+    (s.refused_requests ? ` · ${fmtCount(s.refused_requests)} HTTP requests refused` : "") +
+    ` · updated ${fmtTime(s.now_ms)}`;
   document.getElementById("exposed").hidden = !s.exposed;
   const l = s.limits, d = s.dropped;
   document.getElementById("bounds").textContent =

@@ -467,3 +467,45 @@ fn timestamps_outside_the_window_count_when_they_arrive() {
         );
     }
 }
+
+#[test]
+fn refused_http_requests_are_problems_without_their_headers() {
+    let request = |status: u16| crate::receiver::HttpRequest {
+        on_metrics_port: false,
+        method: "POST".into(),
+        path_and_query: "/report?f=wavefront".into(),
+        headers: vec![("Authorization".into(), "Bearer s3cret".into())],
+        status_sent: status,
+        lines: 0,
+    };
+    let mut m = Model::new();
+    m.ingest_http_request(&request(202), NOW);
+    m.ingest_http_request(&request(401), NOW);
+    m.ingest(&metrics("bad"), NOW);
+    let problems = m.problems_json();
+    assert_eq!(
+        (&problems["rejected"], &problems["refused_requests"]),
+        (&1.into(), &1.into())
+    );
+    let refused = &problems["problems"][1];
+    assert_eq!(
+        (
+            &refused["number"],
+            &refused["code"],
+            &refused["line"],
+            &refused["channel"]
+        ),
+        (
+            &1.into(),
+            &"http".into(),
+            &"POST /report?f=wavefront".into(),
+            &"http (http port)".into()
+        )
+    );
+    assert!(refused["reason"]
+        .as_str()
+        .unwrap()
+        .starts_with("answered 401: unauthorized"));
+    assert!(!problems.to_string().contains("s3cret"));
+    assert_eq!(problems["problems"][0]["number"], 2);
+}
