@@ -38,6 +38,10 @@ function fmtCount(n) {
   return Number.isInteger(n) ? n.toLocaleString("en-US") : n.toFixed(2);
 }
 
+function plural(n, what) {
+  return `${fmtCount(n)} ${what}${n === 1 ? "" : "s"}`;
+}
+
 function fmtMs(ms) {
   if (ms === null || ms === undefined) return "–";
   if (ms < 1) return ms.toFixed(2) + " ms";
@@ -117,7 +121,7 @@ function renderSummary(s) {
     `${fmtCount(s.lines)} lines received: ${fmtCount(s.metrics)} metrics, ${fmtCount(s.delta_counters)} delta counters, ` +
     `${fmtCount(s.histograms)} histograms, ${fmtCount(s.spans)} spans, ${fmtCount(s.span_logs)} span logs, ` +
     `${fmtCount(s.rejected)} rejected` +
-    (s.refused_requests ? ` · ${fmtCount(s.refused_requests)} HTTP requests refused` : "") +
+    (s.refused_requests ? ` · ${plural(s.refused_requests, "HTTP request")} refused` : "") +
     ` · updated ${fmtTime(s.now_ms)}`;
   document.getElementById("exposed").hidden = !s.exposed;
   const l = s.limits, d = s.dropped;
