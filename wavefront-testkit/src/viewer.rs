@@ -142,9 +142,10 @@ impl Viewer {
         })
     }
 
-    /// Serves on `bind` what `receiver` gets, reading its new lines every
-    /// 200 ms without removing them ([`Receiver::received_since`]), so tests
-    /// can still look at them.
+    /// Serves on `bind` what `receiver` gets, reading its new lines and
+    /// HTTP requests every 200 ms without removing them
+    /// ([`Receiver::received_since`]), so tests can still look at them. The
+    /// receiver keeps listening until the viewer stops too.
     pub fn follow(receiver: Arc<Receiver>, bind: SocketAddr) -> io::Result<Viewer> {
         let mut viewer = Self::start(bind)?;
         let shared = Arc::clone(&viewer.shared);

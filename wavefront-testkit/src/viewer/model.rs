@@ -187,12 +187,9 @@ impl Model {
         self.problems.push_back(problem);
     }
 
-    /// Diagnostics (`~sdk.*`) and heartbeats (`~component.heartbeat`).
-    fn sdk_point(&mut self, point: &Point, now_ms: u64) {
-        let at_ms = point
-            .timestamp
-            .and_then(|s| u64::try_from(s).ok())
-            .map_or(now_ms, |s| s.saturating_mul(1000));
+    /// Diagnostics (`~sdk.*`) and heartbeats (`~component.heartbeat`),
+    /// dated when they arrived (a sender's clock may be off).
+    fn sdk_point(&mut self, point: &Point, at_ms: u64) {
         let service = point.tag("service").unwrap_or_default().to_owned();
         let name = point
             .name
@@ -211,7 +208,7 @@ impl Model {
                 beats: 0,
             });
             beat.application = point.tag("application").unwrap_or_default().to_owned();
-            beat.at_ms = beat.at_ms.max(at_ms);
+            beat.at_ms = at_ms;
             beat.beats += 1;
         } else if name.starts_with("~sdk.") {
             let key = (name, point.source.clone(), service);

@@ -436,13 +436,13 @@ fn diagnostics_keep_the_latest_value_and_delta_totals_and_heartbeats_per_compone
         (&true.into(), Some(2.0), Some(5.0))
     );
     assert_eq!(diagnostics[1]["last"].as_f64(), Some(1.0));
-    assert_eq!(diagnostics[1]["at_ms"], 1_796_270_401_000_u64);
+    assert_eq!(diagnostics[1]["at_ms"], NOW);
     let beats = d["heartbeats"].as_array().unwrap();
     assert_eq!(beats.len(), 2);
     let axum = beats.iter().find(|b| b["component"] == "axum").unwrap();
     assert_eq!(
         (&axum["beats"], &axum["at_ms"], &axum["application"]),
-        (&2.into(), &1_796_270_410_000_u64.into(), &"Ordering".into())
+        (&2.into(), &NOW.into(), &"Ordering".into())
     );
     assert_eq!(m.summary_json()["delta_counters"], 2);
 }
