@@ -72,6 +72,12 @@ fn the_page_shows_routes_traces_and_rejected_lines() {
         ),
     );
     send(receiver.metrics_addr(), &format!("{BAD_LINE}\n"));
+    // And a direct-ingestion request to the wrong path.
+    let refused = request(
+        &receiver.http_addr().to_string(),
+        "POST /api/v2/wfproxy HTTP/1.1\r\nContent-Length: 0\r\n",
+    );
+    assert!(refused.starts_with("HTTP/1.1 404"), "{refused}");
     assert!(
         receiver.wait_until(Duration::from_secs(10), |r| r.spans().len() == 10
             && r.rejected().len() == 1),
@@ -153,7 +159,8 @@ fn the_page_shows_routes_traces_and_rejected_lines() {
     assert!(dom.contains("message: HTTP 502"), "span log: {dom}");
     assert!(dom.contains("http.status_code=502"), "span tags: {dom}");
 
-    // Problems: the rejected line, as text, with its reason.
+    // Problems: the rejected line, as text, with its reason, and the
+    // refused request.
     let problem = elements(&dom, "data-code", "syntax");
     assert_eq!(problem.len(), 1, "{dom}");
     assert!(
@@ -162,6 +169,8 @@ fn the_page_shows_routes_traces_and_rejected_lines() {
     );
     assert!(!dom.contains(BAD_LINE));
     assert!(dom.contains("is not a finite decimal number"), "{dom}");
+    assert_eq!(elements(&dom, "data-code", "http").len(), 1, "{dom}");
+    assert!(dom.contains("POST /api/v2/wfproxy"), "{dom}");
     // Diagnostics and heartbeats.
     assert!(dom.contains("~sdk.rust.core.sender.proxy.points.queue.size"));
     assert!(!elements(&dom, "data-component", "axum").is_empty());
