@@ -216,7 +216,10 @@ function spanRow(s, total, openIds) {
 function renderWaterfall(t) {
   const box = document.getElementById("waterfall");
   if (!t) { box.hidden = true; return; }
-  const openIds = new Set([...box.querySelectorAll("details[open]")].map((d) => d.dataset.span));
+  // Keep what the reader opened; a newly shown trace opens its error spans.
+  const openIds = box.dataset.trace === t.trace_id
+    ? new Set([...box.querySelectorAll("details[open]")].map((d) => d.dataset.span))
+    : new Set(t.spans.filter((s) => s.error).map((s) => s.span_id));
   box.hidden = false;
   box.dataset.trace = t.trace_id;
   document.getElementById("waterfall-title").textContent =
