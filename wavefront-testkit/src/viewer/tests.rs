@@ -509,3 +509,45 @@ fn refused_http_requests_are_problems_without_their_headers() {
     assert!(!problems.to_string().contains("s3cret"));
     assert_eq!(problems["problems"][0]["number"], 2);
 }
+
+/// Lines of every kind the SDK sends, for the property below to bend.
+const SAMPLES: &[&str] = &[
+    "\"axum.response.style.id.make.GET.200.cumulative.count\" 3.0 1796270400 source=\"h\" \"axum.func\"=\"f\"",
+    "\"axum.request.style.id.make.GET.inflight.value\" 1.0 1796270400 source=\"h\" \"axum.func\"=\"f\"",
+    "\"axum.total_requests.inflight.value\" 1.0 1796270400 source=\"h\"",
+    "!M 1796270400000 #2 0.5 #1 7.0 \"axum.response.style.id.make.summary.GET.200.latency\" source=\"h\" \"axum.func\"=\"f\"",
+    "\"∆~sdk.rust.core.sender.proxy.points.dropped.count\" 2.0 source=\"h\"",
+    "\"~component.heartbeat\" 1.0 1796270400 source=\"h\" \"component\"=\"axum\"",
+    "\"op\" source=\"h\" traceId=0af76519-16cd-43dd-8448-eb211c80319c spanId=00000000-0000-0000-0000-000000000001 parent=00000000-0000-0000-0000-000000000002 \"error\"=\"true\" 1796270400000000 10",
+    "{\"traceId\": \"0af76519-16cd-43dd-8448-eb211c80319c\", \"spanId\": \"00000000-0000-0000-0000-000000000001\", \"logs\": [{\"timestamp\": 1, \"fields\": {\"k\": \"v\"}}]}",
+];
+
+proptest::proptest! {
+    /// Whatever arrives, in whatever order, at whatever time: the model
+    /// neither panics nor fails to answer.
+    #[test]
+    fn no_input_breaks_the_model(
+        edits in proptest::collection::vec(
+            (0..SAMPLES.len(), 0usize..400, "[ -~∆]{0,12}", proptest::bool::ANY),
+            1..40,
+        ),
+        now in 0u64..4_000_000_000_000,
+    ) {
+        let mut m = Model::new();
+        for (sample, at, text, cut) in edits {
+            let mut line = SAMPLES[sample].to_owned();
+            let at = line.char_indices().map(|(i, _)| i).nth(at).unwrap_or(line.len());
+            if cut {
+                line.truncate(at);
+            }
+            line.insert_str(at, &text);
+            let received = if sample >= 6 { tracing(&line) } else { metrics(&line) };
+            m.ingest(&received, now);
+        }
+        let traces = m.traces_json();
+        for t in traces["traces"].as_array().unwrap() {
+            proptest::prop_assert!(m.trace_json(t["trace_id"].as_str().unwrap()).is_some());
+        }
+        let _ = (m.routes_json(now), m.problems_json(), m.diagnostics_json(), m.summary_json());
+    }
+}
