@@ -10,6 +10,8 @@
 //! * [`example`]: checks of an example binary run as a user would.
 //! * [`otlp`]: what an OTLP exporter sent, decoded by OpenTelemetry's own
 //!   protobuf classes (the Python `opentelemetry-proto` package).
+//! * [`viewer`]: a live page (and JSON) of what a receiver got: routes,
+//!   traces, rejected lines and SDK diagnostics.
 //!
 //! This crate is for tests and local checks; it is not covered by the SDK's
 //! stability guarantees.
@@ -21,3 +23,4 @@ pub mod example;
 pub mod otlp;
 pub mod parse;
 pub mod receiver;
+pub mod viewer;

@@ -167,8 +167,13 @@ pub struct OtlpRequest {
 #[derive(Debug, Default)]
 struct Data {
     received: Vec<Received>,
+    /// Lines removed by `take_received` or `clear`, so that cursors count
+    /// every line ever received.
+    removed: usize,
     requests: Vec<HttpRequest>,
     otlp: Vec<OtlpRequest>,
+    /// Requests removed by `take_http_requests` or `clear`.
+    removed_requests: usize,
 }
 
 // ===== faults =====
@@ -519,7 +524,36 @@ impl Receiver {
     /// Removes and returns every line received so far.
     #[must_use]
     pub fn take_received(&self) -> Vec<Received> {
-        std::mem::take(&mut lock(&self.shared.data).received)
+        let mut data = lock(&self.shared.data);
+        data.removed += data.received.len();
+        std::mem::take(&mut data.received)
+    }
+
+    /// The lines received after the first `cursor` lines ever received, and
+    /// the cursor to pass next time: a reader that does not remove them, so
+    /// that several can follow the same receiver. Lines already removed by
+    /// [`Receiver::take_received`] or [`Receiver::clear`] are skipped.
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// use std::time::Duration;
+    /// use wavefront_testkit::receiver::Receiver;
+    ///
+    /// let receiver = Receiver::start()?;
+    /// let mut sender = std::net::TcpStream::connect(receiver.metrics_addr())?;
+    /// sender.write_all(b"\"a\" 1 source=\"s\"\n\"b\" 2 source=\"s\"\n")?;
+    /// assert!(receiver.wait_for_lines(2, Duration::from_secs(5)));
+    /// let (lines, cursor) = receiver.received_since(1);
+    /// assert_eq!((lines.len(), lines[0].line.as_str(), cursor), (1, "\"b\" 2 source=\"s\"", 2));
+    /// assert!(receiver.received_since(cursor).0.is_empty());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[must_use]
+    pub fn received_since(&self, cursor: usize) -> (Vec<Received>, usize) {
+        let data = lock(&self.shared.data);
+        let skip = cursor.saturating_sub(data.removed);
+        let lines = data.received.get(skip..).unwrap_or_default().to_vec();
+        (lines, data.removed + data.received.len())
     }
 
     /// How many lines were received so far, valid or not.
@@ -609,13 +643,27 @@ impl Receiver {
     /// Removes and returns every HTTP request answered so far.
     #[must_use]
     pub fn take_http_requests(&self) -> Vec<HttpRequest> {
-        std::mem::take(&mut lock(&self.shared.data).requests)
+        let mut data = lock(&self.shared.data);
+        data.removed_requests += data.requests.len();
+        std::mem::take(&mut data.requests)
+    }
+
+    /// The HTTP requests answered after the first `cursor` ever answered,
+    /// and the cursor to pass next time, like [`Receiver::received_since`].
+    #[must_use]
+    pub fn http_requests_since(&self, cursor: usize) -> (Vec<HttpRequest>, usize) {
+        let data = lock(&self.shared.data);
+        let skip = cursor.saturating_sub(data.removed_requests);
+        let requests = data.requests.get(skip..).unwrap_or_default().to_vec();
+        (requests, data.removed_requests + data.requests.len())
     }
 
     /// Forgets every line and HTTP request received so far.
     pub fn clear(&self) {
         let mut data = lock(&self.shared.data);
+        data.removed += data.received.len();
         data.received.clear();
+        data.removed_requests += data.requests.len();
         data.requests.clear();
         data.otlp.clear();
     }

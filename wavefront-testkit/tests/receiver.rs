@@ -653,3 +653,35 @@ fn stop_then_restart_on_the_same_ports() {
     assert!(receiver.wait_for_lines(1, WAIT));
     assert!(matches!(receiver.received()[0].parsed, Ok(Line::Span(_))));
 }
+
+#[test]
+fn cursors_read_without_removing_and_skip_what_was_taken() {
+    let receiver = Receiver::start().unwrap();
+    let mut sender = connect(receiver.metrics_addr());
+    sender
+        .write_all(format!("{METRIC}\n{METRIC}\n").as_bytes())
+        .unwrap();
+    assert!(receiver.wait_for_lines(2, WAIT));
+    let (lines, cursor) = receiver.received_since(0);
+    assert_eq!((lines.len(), cursor), (2, 2));
+    // Reading did not remove them; taking does, and cursors count on.
+    assert_eq!(receiver.take_received().len(), 2);
+    sender.write_all(b"bad\n").unwrap();
+    assert!(receiver.wait_for_lines(1, WAIT));
+    let (lines, cursor) = receiver.received_since(cursor);
+    assert_eq!((lines.len(), lines[0].line.as_str(), cursor), (1, "bad", 3));
+    // A cursor from before the take gets only what is left.
+    assert_eq!(receiver.received_since(1).0.len(), 1);
+    receiver.clear();
+    assert_eq!(receiver.received_since(0), (Vec::new(), 3));
+
+    // HTTP requests, likewise.
+    assert_eq!(post(receiver.http_addr(), "/nowhere", &[], b""), 404);
+    let (requests, cursor) = receiver.http_requests_since(0);
+    assert_eq!(
+        (requests.len(), requests[0].status_sent, cursor),
+        (1, 404, 1)
+    );
+    assert_eq!(receiver.take_http_requests().len(), 1);
+    assert_eq!(receiver.http_requests_since(0), (Vec::new(), 1));
+}
