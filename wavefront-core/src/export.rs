@@ -52,8 +52,8 @@ use crate::tags::ApplicationTags;
 use crate::trace::FinishedSpan;
 
 #[cfg(feature = "otlp")]
-pub use otlp::{OtlpExporter, OtlpExporterBuilder, OtlpNaming};
-pub use wavefront::WavefrontExporter;
+pub use otlp::{OtlpBody, OtlpExporter, OtlpExporterBuilder, OtlpNaming};
+pub use wavefront::{EncodedLines, WavefrontExporter};
 
 /// Where the data comes from: the reporter's source and application tags.
 #[derive(Debug, Clone, Copy)]

@@ -25,7 +25,7 @@
 //! Count, sum, min and max are exact.
 //!
 //! Delivery: `POST {endpoint}/v1/metrics` and `/v1/traces`, gzip, headers
-//! such as API keys (never printed); `429`, `502`, `503`, `504`, timeouts and
+//! such as API keys (never printed); `408`, `429`, `5xx`, timeouts and
 //! connection errors are retried with exponential backoff and jitter,
 //! honouring `Retry-After`; other statuses drop the batch (counted, warned
 //! once). Queues, diagnostics (`~sdk.rust.core.sender.otlp.*`), flush and
@@ -47,13 +47,14 @@
 //! ```
 
 mod encode;
+mod proto;
+#[cfg(test)]
+mod reference;
 mod transport;
 
 use std::fmt;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-use opentelemetry_proto::tonic::resource::v1::Resource;
 
 use super::{Exporter, IntoExporter, MetricPoint, MetricsReport, Origin, PointValue};
 use crate::sender::http::MIN_REQUEST_TIMEOUT;
@@ -91,7 +92,10 @@ pub enum OtlpNaming {
 #[derive(Debug, Clone)]
 pub struct OtlpExporter {
     shared: Arc<Shared<Records>>,
-    resource: Arc<OnceLock<Resource>>,
+    /// The resource and scope, encoded at the first export.
+    frame: Arc<OnceLock<proto::Frame>>,
+    /// For [`OtlpExporter::encode_metrics`] (the delivery thread has its own).
+    metrics: Arc<Mutex<proto::MetricWriter>>,
     /// When the exporter started, the start of every cumulative sum.
     start_ns: u64,
 }
@@ -214,13 +218,13 @@ impl OtlpExporterBuilder {
             value.set_sensitive(true);
             headers.append(name, value);
         }
-        let resource = Arc::new(OnceLock::new());
+        let frame = Arc::new(OnceLock::new());
         let worker = |url: reqwest::Url, kinds: Vec<DataKind>, signal: &'static str| {
             let transport = OtlpTransport::new(
                 url,
                 headers.clone(),
                 self.timeout,
-                Arc::clone(&resource),
+                Arc::clone(&frame),
                 self.naming,
                 signal,
             );
@@ -240,7 +244,8 @@ impl OtlpExporterBuilder {
         shared.spawn("wavefront-otlp-exporter", workers, Duration::from_secs(1));
         Ok(OtlpExporter {
             shared,
-            resource,
+            frame,
+            metrics: Arc::default(),
             start_ns: now_ns(),
         })
     }
@@ -283,15 +288,73 @@ fn now_ns() -> u64 {
 }
 
 impl OtlpExporter {
-    fn resource(&self, origin: Origin<'_>) {
-        self.resource
-            .get_or_init(|| encode::resource(origin.source, origin.tags));
+    fn frame(&self, origin: Origin<'_>) -> &proto::Frame {
+        self.frame
+            .get_or_init(|| proto::Frame::new(&encode::resource(origin.source, origin.tags)))
+    }
+
+    /// The protobuf body (before gzip) of the request that carries
+    /// `report`'s points, as [`export_metrics`](Exporter::export_metrics)
+    /// sends it (zero deltas included here): to measure the encoding, or to
+    /// ship the bytes by other means. Each series' name and tags are encoded
+    /// once and remembered.
+    #[must_use]
+    pub fn encode_metrics(
+        &self,
+        origin: Origin<'_>,
+        report: &MetricsReport,
+        naming: OtlpNaming,
+    ) -> OtlpBody {
+        let time_ns = report.timestamp_s.saturating_mul(1_000_000_000);
+        let points = report.points.iter().map(|point| encode::TimedPoint {
+            point,
+            start_ns: self.start_ns,
+            time_ns,
+        });
+        let frame = self.frame(origin);
+        let mut writer = self.metrics.lock().unwrap_or_else(PoisonError::into_inner);
+        OtlpBody(writer.write(frame, points, naming))
+    }
+
+    /// The protobuf body (before gzip) of the request that carries `spans`,
+    /// as [`export_spans`](Exporter::export_spans) sends it.
+    #[must_use]
+    pub fn encode_spans(&self, origin: Origin<'_>, spans: &[FinishedSpan]) -> OtlpBody {
+        let mut writer = proto::SpanWriter::new(self.frame(origin), spans.len());
+        for span in spans {
+            writer.push(span);
+        }
+        OtlpBody(writer.finish())
+    }
+}
+
+/// The protobuf body of one OTLP request (before gzip).
+#[derive(Debug)]
+pub struct OtlpBody(proto::Body);
+
+impl OtlpBody {
+    /// The bytes.
+    #[must_use]
+    pub fn as_bytes(&self) -> &[u8] {
+        self.0.bytes()
+    }
+
+    /// The bytes, owned.
+    #[must_use]
+    pub fn into_vec(self) -> Vec<u8> {
+        self.0.into_vec()
+    }
+}
+
+impl AsRef<[u8]> for OtlpBody {
+    fn as_ref(&self) -> &[u8] {
+        self.as_bytes()
     }
 }
 
 impl Exporter for OtlpExporter {
     fn export_metrics(&self, origin: Origin<'_>, report: MetricsReport) {
-        self.resource(origin);
+        self.frame(origin);
         let time_ns = report.timestamp_s.saturating_mul(1_000_000_000);
         let mut points = Records::default();
         let mut histograms = Records::default();
@@ -315,7 +378,7 @@ impl Exporter for OtlpExporter {
     }
 
     fn export_spans(&self, origin: Origin<'_>, spans: Vec<FinishedSpan>) {
-        self.resource(origin);
+        self.frame(origin);
         let mut batch = Records::default();
         for span in spans {
             batch.push(Record::Span(Box::new(span)));

@@ -50,17 +50,18 @@ impl WavefrontExporter {
     }
 }
 
-impl Exporter for WavefrontExporter {
-    fn export_metrics(&self, origin: Origin<'_>, report: MetricsReport) {
+impl WavefrontExporter {
+    /// The lines of `report`, as [`export_metrics`](Exporter::export_metrics)
+    /// sends them: to measure the encoding, or to ship the lines by other
+    /// means.
+    pub fn encode_metrics(&self, origin: Origin<'_>, report: &MetricsReport) -> EncodedLines {
         // A panic in an earlier report poisoned the lock: the templates are
         // still right, so go on with them.
         let mut templates = self
             .templates
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let mut points = LineBatch::new();
-        let mut histograms = LineBatch::new();
-        let mut invalid = (0u64, 0u64);
+        let mut out = EncodedLines::default();
         for point in &report.points {
             let key = Arc::as_ptr(&point.series) as usize;
             let (_, template) = templates.entry(key).or_insert_with(|| {
@@ -69,68 +70,121 @@ impl Exporter for WavefrontExporter {
                     template(&point.series, origin.source),
                 )
             });
-            let written = match (template, &point.value) {
-                (Err(_), _) => Err(()),
-                (Ok(t), PointValue::Counter(n)) => points
-                    .push_with(|b| t.write(b, *n as f64, Some(report.timestamp_s)))
-                    .map_err(drop),
-                (Ok(t), PointValue::Gauge(v)) => points
-                    .push_with(|b| t.write(b, *v, Some(report.timestamp_s)))
-                    .map_err(drop),
-                (Ok(t), PointValue::Delta(v)) => points
-                    .push_with(|b| t.write_delta(b, *v))
-                    .map(|_: Encoded| ())
-                    .map_err(drop),
-                (Ok(t), PointValue::Histogram(d)) => histograms
-                    .push_with(|b| {
+            let (kind, written) = match (template, &point.value) {
+                (Err(_), PointValue::Histogram(_)) => (DataKind::Histograms, Err(())),
+                (Err(_), _) => (DataKind::Points, Err(())),
+                (Ok(t), PointValue::Counter(n)) => (
+                    DataKind::Points,
+                    out.push(DataKind::Points, |b| {
+                        t.write(b, *n as f64, Some(report.timestamp_s))
+                    }),
+                ),
+                (Ok(t), PointValue::Gauge(v)) => (
+                    DataKind::Points,
+                    out.push(DataKind::Points, |b| {
+                        t.write(b, *v, Some(report.timestamp_s))
+                    }),
+                ),
+                (Ok(t), PointValue::Delta(v)) => (
+                    DataKind::Points,
+                    out.push(DataKind::Points, |b| {
+                        t.write_delta(b, *v).map(|_: Encoded| ())
+                    }),
+                ),
+                (Ok(t), PointValue::Histogram(d)) => (
+                    DataKind::Histograms,
+                    out.push(DataKind::Histograms, |b| {
                         t.write_histogram(b, Granularity::Minute, Some(d.minute_ms), &d.centroids)
-                    })
-                    .map_err(drop),
+                    }),
+                ),
             };
             if written.is_err() {
-                match point.value {
-                    PointValue::Histogram(_) => invalid.1 += 1,
-                    _ => invalid.0 += 1,
-                }
+                out.invalid[kind.index()] += 1;
             }
         }
-        drop(templates);
-        let stats = self.sender.stats();
-        stats.kind(DataKind::Points).add_invalid(invalid.0);
-        stats.kind(DataKind::Histograms).add_invalid(invalid.1);
-        self.sender.send(DataKind::Points, points);
-        if !histograms.is_empty() {
-            self.sender.send(DataKind::Histograms, histograms);
-        }
+        out
     }
 
-    fn export_spans(&self, origin: Origin<'_>, spans: Vec<FinishedSpan>) {
-        let mut lines = LineBatch::new();
-        let mut logs = LineBatch::new();
-        let mut invalid = 0;
+    /// The span and span-log lines of `spans`, as
+    /// [`export_spans`](Exporter::export_spans) sends them.
+    #[must_use]
+    pub fn encode_spans(origin: Origin<'_>, spans: &[FinishedSpan]) -> EncodedLines {
+        let mut out = EncodedLines::default();
         let mut line = String::new();
         let mut shared = SharedTags::default();
-        for span in &spans {
+        for span in spans {
             line.clear();
             if write_span(&mut line, span, origin.source, &mut shared).is_err() {
-                invalid += 1;
+                out.invalid[DataKind::Spans.index()] += 1;
                 continue;
             }
-            lines.push_line(&line);
+            out.batches[DataKind::Spans.index()].push_line(&line);
             if !span.data.logs.is_empty() {
                 let d = &span.data;
-                let _ = logs.push_with(|b| {
+                let _ = out.push(DataKind::SpanLogs, |b| {
                     wire::write_span_logs(b, d.context.trace_id, d.context.span_id, &d.logs, &line);
                     Ok(())
                 });
             }
         }
+        out
+    }
+
+    /// Counts what could not be encoded and queues the rest.
+    fn send(&self, lines: EncodedLines) {
         let stats = self.sender.stats();
-        stats.kind(DataKind::Spans).add_invalid(invalid);
-        self.sender.send(DataKind::Spans, lines);
-        if !logs.is_empty() {
-            self.sender.send(DataKind::SpanLogs, logs);
+        for (kind, (batch, invalid)) in DataKind::ALL
+            .into_iter()
+            .zip(lines.batches.into_iter().zip(lines.invalid))
+        {
+            stats.kind(kind).add_invalid(invalid);
+            if !batch.is_empty() {
+                self.sender.send(kind, batch);
+            }
         }
+    }
+}
+
+/// Lines of each [`DataKind`], and how many values of each could not be
+/// encoded (a name or tag the format cannot carry).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct EncodedLines {
+    batches: [LineBatch; 4],
+    invalid: [u64; 4],
+}
+
+impl EncodedLines {
+    /// The lines of `kind`.
+    #[must_use]
+    pub fn lines(&self, kind: DataKind) -> &LineBatch {
+        &self.batches[kind.index()]
+    }
+
+    /// How many values of `kind` could not be encoded.
+    #[must_use]
+    pub fn invalid(&self, kind: DataKind) -> u64 {
+        self.invalid[kind.index()]
+    }
+
+    fn push<T>(
+        &mut self,
+        kind: DataKind,
+        encode: impl FnOnce(&mut String) -> Result<T, WireError>,
+    ) -> Result<(), ()> {
+        self.batches[kind.index()]
+            .push_with(encode)
+            .map(drop)
+            .map_err(drop)
+    }
+}
+
+impl Exporter for WavefrontExporter {
+    fn export_metrics(&self, origin: Origin<'_>, report: MetricsReport) {
+        self.send(self.encode_metrics(origin, &report));
+    }
+
+    fn export_spans(&self, origin: Origin<'_>, spans: Vec<FinishedSpan>) {
+        self.send(Self::encode_spans(origin, &spans));
     }
 
     fn flush(&self, timeout: Duration) -> bool {

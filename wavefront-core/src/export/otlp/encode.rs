@@ -1,42 +1,36 @@
 //! The mapping from the reporter's data to OpenTelemetry's protobuf
 //! messages (the table in the [parent module](super)).
 
-use std::collections::HashMap;
-
-use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{
     any_value, AnyValue, ArrayValue, InstrumentationScope, KeyValue,
 };
+#[cfg(test)]
 use opentelemetry_proto::tonic::metrics::v1::{
-    exponential_histogram_data_point::Buckets, metric, number_data_point, AggregationTemporality,
-    ExponentialHistogram, ExponentialHistogramDataPoint, Gauge, Metric, NumberDataPoint,
-    ResourceMetrics, ScopeMetrics, Sum,
+    exponential_histogram_data_point::Buckets, ExponentialHistogramDataPoint,
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{
     span::{Event, Link, SpanKind},
     status::StatusCode,
-    ResourceSpans, ScopeSpans, Span, Status,
+    Span, Status,
 };
 
-use super::{OtlpNaming, Record};
-use crate::export::PointValue;
+use crate::export::MetricPoint;
 use crate::histogram::HttpRequestDuration;
-use crate::registry::{self, Entry};
+use crate::registry::Entry;
 use crate::tags::ApplicationTags;
 use crate::trace::FinishedSpan;
 use crate::wire::Centroid;
 use crate::SpanId;
 
 /// Most buckets of an exponential histogram (OpenTelemetry SDKs' default).
-const MAX_BUCKETS: i64 = 160;
+pub(super) const MAX_BUCKETS: i64 = 160;
 /// The finest scale tried (the protocol's limit is 20).
 const MAX_SCALE: i32 = 20;
 /// The coarsest scale tried: each bucket covers a factor of 2^(2^10).
 const MIN_SCALE: i32 = -10;
 /// One minute, the span of a Wavefront minute histogram.
-const MINUTE_NS: u64 = 60_000_000_000;
+pub(super) const MINUTE_NS: u64 = 60_000_000_000;
 
 fn text(value: &str) -> AnyValue {
     AnyValue {
@@ -54,7 +48,7 @@ fn key_value(key: &str, value: &str) -> KeyValue {
 
 /// Attributes from tags, in order; a key given more than once (Wavefront
 /// allows it) becomes one attribute whose value is the array of its values.
-fn attributes<'a>(tags: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vec<KeyValue> {
+pub(super) fn attributes<'a>(tags: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vec<KeyValue> {
     let mut out: Vec<KeyValue> = Vec::new();
     for (key, value) in tags {
         let Some(existing) = out.iter_mut().find(|kv| kv.key == key) else {
@@ -101,7 +95,7 @@ pub(super) fn resource(source: &str, tags: &ApplicationTags) -> Resource {
     }
 }
 
-fn scope() -> InstrumentationScope {
+pub(super) fn scope() -> InstrumentationScope {
     InstrumentationScope {
         name: "wavefront-rust-sdk".into(),
         version: env!("CARGO_PKG_VERSION").into(),
@@ -109,143 +103,17 @@ fn scope() -> InstrumentationScope {
     }
 }
 
-fn series_attributes(series: &Entry) -> Vec<KeyValue> {
+pub(super) fn series_attributes(series: &Entry) -> Vec<KeyValue> {
     attributes(series.tags().iter().map(|(k, v)| (&**k, &**v)))
 }
 
-/// The kind of metric a point belongs to, which with its name identifies
-/// one OTLP `Metric`.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-enum Shape {
-    Cumulative,
-    Delta,
-    Gauge,
-    Histogram,
-}
-
-/// One metrics request: the points grouped into one `Metric` per name and
-/// shape, in the order they first appear.
-pub(super) fn metrics(
-    resource: &Resource,
-    records: &[Record],
-    naming: OtlpNaming,
-) -> ExportMetricsServiceRequest {
-    let mut metrics: Vec<Metric> = Vec::new();
-    let mut index: HashMap<(String, Shape), usize> = HashMap::new();
-    let mut metric_for = |name: &str, shape: Shape, unit: &str| -> usize {
-        *index.entry((name.to_owned(), shape)).or_insert_with(|| {
-            let data = match shape {
-                Shape::Cumulative | Shape::Delta => metric::Data::Sum(Sum {
-                    data_points: Vec::new(),
-                    aggregation_temporality: if shape == Shape::Cumulative {
-                        AggregationTemporality::Cumulative
-                    } else {
-                        AggregationTemporality::Delta
-                    } as i32,
-                    is_monotonic: true,
-                }),
-                Shape::Gauge => metric::Data::Gauge(Gauge {
-                    data_points: Vec::new(),
-                }),
-                Shape::Histogram => metric::Data::ExponentialHistogram(ExponentialHistogram {
-                    data_points: Vec::new(),
-                    aggregation_temporality: AggregationTemporality::Delta as i32,
-                }),
-            };
-            metrics.push(Metric {
-                name: name.to_owned(),
-                unit: unit.to_owned(),
-                data: Some(data),
-                ..Default::default()
-            });
-            metrics.len() - 1
-        })
-    };
-    // Each metric's points, added once every metric exists (the closure
-    // above holds `metrics` mutably).
-    let mut numbers: Vec<(usize, NumberDataPoint)> = Vec::new();
-    let mut histograms: Vec<(usize, ExponentialHistogramDataPoint)> = Vec::new();
-    for record in records {
-        let Record::Point {
-            point,
-            start_ns,
-            time_ns,
-        } = record
-        else {
-            continue;
-        };
-        let series = &point.series;
-        let number = |value: number_data_point::Value, start: u64| NumberDataPoint {
-            attributes: series_attributes(series),
-            start_time_unix_nano: start,
-            time_unix_nano: *time_ns,
-            value: Some(value),
-            ..Default::default()
-        };
-        match &point.value {
-            PointValue::Counter(n) => {
-                let at = metric_for(series.name(), Shape::Cumulative, "");
-                let n = i64::try_from(*n).unwrap_or(i64::MAX);
-                numbers.push((at, number(number_data_point::Value::AsInt(n), *start_ns)));
-            }
-            PointValue::Delta(v) => {
-                let at = metric_for(series.name(), Shape::Delta, "");
-                numbers.push((at, number(number_data_point::Value::AsDouble(*v), 0)));
-            }
-            PointValue::Gauge(v) => {
-                let at = metric_for(series.name(), Shape::Gauge, "");
-                numbers.push((at, number(number_data_point::Value::AsDouble(*v), 0)));
-            }
-            PointValue::Histogram(d) => {
-                let start = d.minute_ms.saturating_mul(1_000_000);
-                let semconv = match series.metric() {
-                    registry::Metric::Histogram(h) if naming == OtlpNaming::SemanticConventions => {
-                        h.http_request().map(|http| (http, h.scale()))
-                    }
-                    _ => None,
-                };
-                let point = match semconv {
-                    // Recorded in nanoseconds, reported scaled: back to seconds.
-                    Some((http, scale)) => {
-                        let at = metric_for(SEMCONV_DURATION, Shape::Histogram, "s");
-                        let attrs = http_attributes(series, http);
-                        (at, exponential(&d.centroids, attrs, start, 1e-9 / scale))
-                    }
-                    None => {
-                        let at = metric_for(series.name(), Shape::Histogram, "");
-                        (
-                            at,
-                            exponential(&d.centroids, series_attributes(series), start, 1.0),
-                        )
-                    }
-                };
-                histograms.push(point);
-            }
-        }
-    }
-    for (at, point) in numbers {
-        match &mut metrics[at].data {
-            Some(metric::Data::Sum(sum)) => sum.data_points.push(point),
-            Some(metric::Data::Gauge(gauge)) => gauge.data_points.push(point),
-            _ => {}
-        }
-    }
-    for (at, point) in histograms {
-        if let Some(metric::Data::ExponentialHistogram(h)) = &mut metrics[at].data {
-            h.data_points.push(point);
-        }
-    }
-    ExportMetricsServiceRequest {
-        resource_metrics: vec![ResourceMetrics {
-            resource: Some(resource.clone()),
-            scope_metrics: vec![ScopeMetrics {
-                scope: Some(scope()),
-                metrics,
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-    }
+/// A point and its interval.
+pub(super) struct TimedPoint<'a> {
+    pub(super) point: &'a MetricPoint,
+    /// The start of a cumulative sum's interval.
+    pub(super) start_ns: u64,
+    /// When the report was taken.
+    pub(super) time_ns: u64,
 }
 
 /// OpenTelemetry's HTTP server duration histogram.
@@ -254,7 +122,7 @@ pub(super) const SEMCONV_DURATION: &str = "http.server.request.duration";
 /// The semantic conventions' attributes of a request latency series, then
 /// the series' application tags and handler (all but its Wavefront-only
 /// naming).
-fn http_attributes(series: &Entry, http: &HttpRequestDuration) -> Vec<KeyValue> {
+pub(super) fn http_attributes(series: &Entry, http: &HttpRequestDuration) -> Vec<KeyValue> {
     let mut attrs = Vec::with_capacity(series.tags().len() + 3);
     if let Some(route) = &http.route {
         attrs.push(key_value("http.route", route));
@@ -273,7 +141,7 @@ fn http_attributes(series: &Entry, http: &HttpRequestDuration) -> Vec<KeyValue> 
 
 /// The bucket of `value` (> 0) at `scale`: bucket `i` holds
 /// `(base^i, base^(i+1)]`, `base = 2^(2^-scale)`.
-fn bucket_index(value: f64, scale: i32) -> i64 {
+pub(super) fn bucket_index(value: f64, scale: i32) -> i64 {
     let index = (value.log2() * 2f64.powi(scale)).ceil() - 1.0;
     index as i64
 }
@@ -281,13 +149,28 @@ fn bucket_index(value: f64, scale: i32) -> i64 {
 /// The finest scale at which `low..=high` (both > 0) spans at most
 /// [`MAX_BUCKETS`] buckets.
 fn scale_for(low: f64, high: f64) -> i32 {
-    (MIN_SCALE..=MAX_SCALE)
-        .rev()
-        .find(|&s| bucket_index(high, s) - bucket_index(low, s) < MAX_BUCKETS)
-        .unwrap_or(MIN_SCALE)
+    let fits = |s: i32| bucket_index(high, s) - bucket_index(low, s) < MAX_BUCKETS;
+    // Buckets double with each step of scale: start from the estimate, then
+    // settle on the exact answer with the index function itself.
+    let octaves = high.log2() - low.log2();
+    let estimate = if octaves > 0.0 {
+        ((MAX_BUCKETS - 1) as f64 / octaves).log2().floor()
+    } else {
+        f64::from(MAX_SCALE)
+    };
+    let mut scale = (estimate as i32).clamp(MIN_SCALE, MAX_SCALE);
+    while scale > MIN_SCALE && !fits(scale) {
+        scale -= 1;
+    }
+    while scale < MAX_SCALE && fits(scale + 1) {
+        scale += 1;
+    }
+    scale
 }
 
-/// Buckets of `values` (> 0, with counts) at `scale`.
+/// Buckets of `values` (> 0, with counts) at `scale`, as a struct (the
+/// reference model's; the writer fills them in place).
+#[cfg(test)]
 fn buckets(values: &[(f64, u64)], scale: i32) -> Option<Buckets> {
     let low = values.iter().map(|(v, _)| bucket_index(*v, scale)).min()?;
     let high = values.iter().map(|(v, _)| bucket_index(*v, scale)).max()?;
@@ -302,51 +185,99 @@ fn buckets(values: &[(f64, u64)], scale: i32) -> Option<Buckets> {
     })
 }
 
-/// One minute's centroids as an exponential histogram point, each value
-/// multiplied by `factor` (a unit change).
-fn exponential(
+/// What an exponential histogram point says besides its buckets, from one
+/// minute's centroids (values multiplied by a unit change), in one pass.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Exponential {
+    pub(super) count: u64,
+    pub(super) sum: f64,
+    pub(super) min: Option<f64>,
+    pub(super) max: Option<f64>,
+    pub(super) zero_count: u64,
+    pub(super) scale: i32,
+    /// The smallest and largest magnitude of the positive values, if any.
+    pub(super) positive: Option<(f64, f64)>,
+    /// The same for the negative values.
+    pub(super) negative: Option<(f64, f64)>,
+}
+
+/// The finite values of `centroids`, times `factor`, with their counts.
+pub(super) fn values(
+    centroids: &[Centroid],
+    factor: f64,
+) -> impl Iterator<Item = (f64, u64)> + Clone + '_ {
+    centroids
+        .iter()
+        .filter(|c| c.mean.is_finite())
+        .map(move |c| (c.mean * factor, c.count))
+}
+
+pub(super) fn summarize(centroids: &[Centroid], factor: f64) -> Exponential {
+    let mut e = Exponential {
+        count: 0,
+        sum: 0.0,
+        min: None,
+        max: None,
+        zero_count: 0,
+        scale: 0,
+        positive: None,
+        negative: None,
+    };
+    let widen = |range: Option<(f64, f64)>, m: f64| {
+        Some(range.map_or((m, m), |(lo, hi)| (f64::min(lo, m), f64::max(hi, m))))
+    };
+    for (v, n) in values(centroids, factor) {
+        e.count += n;
+        e.sum += v * n as f64;
+        e.min = Some(e.min.map_or(v, |m| m.min(v)));
+        e.max = Some(e.max.map_or(v, |m| m.max(v)));
+        if v > 0.0 {
+            e.positive = widen(e.positive, v);
+        } else if v < 0.0 {
+            e.negative = widen(e.negative, -v);
+        } else {
+            e.zero_count += n;
+        }
+    }
+    let magnitudes = match (e.positive, e.negative) {
+        (Some(p), Some(n)) => Some((p.0.min(n.0), p.1.max(n.1))),
+        (p, n) => p.or(n),
+    };
+    if let Some((low, high)) = magnitudes {
+        e.scale = scale_for(low, high);
+    }
+    e
+}
+
+/// One minute's centroids as an exponential histogram point struct, each
+/// value multiplied by `factor` (a unit change): the reference model's.
+#[cfg(test)]
+pub(super) fn exponential(
     centroids: &[Centroid],
     attributes: Vec<KeyValue>,
     start_ns: u64,
     factor: f64,
 ) -> ExponentialHistogramDataPoint {
-    let values: Vec<(f64, u64)> = centroids
-        .iter()
-        .filter(|c| c.mean.is_finite())
-        .map(|c| (c.mean * factor, c.count))
+    let e = summarize(centroids, factor);
+    let positive: Vec<(f64, u64)> = values(centroids, factor)
+        .filter(|(v, _)| *v > 0.0)
         .collect();
-    let count = values.iter().map(|(_, n)| n).sum();
-    let sum = values.iter().map(|(v, n)| v * *n as f64).sum();
-    let min = values.iter().map(|(v, _)| *v).reduce(f64::min);
-    let max = values.iter().map(|(v, _)| *v).reduce(f64::max);
-    let positive: Vec<(f64, u64)> = values.iter().copied().filter(|(v, _)| *v > 0.0).collect();
-    let negative: Vec<(f64, u64)> = values
-        .iter()
+    let negative: Vec<(f64, u64)> = values(centroids, factor)
         .filter(|(v, _)| *v < 0.0)
-        .map(|(v, n)| (-v, *n))
+        .map(|(v, n)| (-v, n))
         .collect();
-    let zero_count = values
-        .iter()
-        .filter(|(v, _)| *v == 0.0)
-        .map(|(_, n)| n)
-        .sum();
-    let magnitudes = || positive.iter().chain(&negative).map(|(v, _)| *v);
-    let scale = match (magnitudes().reduce(f64::min), magnitudes().reduce(f64::max)) {
-        (Some(low), Some(high)) => scale_for(low, high),
-        _ => 0,
-    };
     ExponentialHistogramDataPoint {
         attributes,
         start_time_unix_nano: start_ns,
         time_unix_nano: start_ns.saturating_add(MINUTE_NS),
-        count,
-        sum: Some(sum),
-        scale,
-        zero_count,
-        positive: buckets(&positive, scale),
-        negative: buckets(&negative, scale),
-        min,
-        max,
+        count: e.count,
+        sum: Some(e.sum),
+        scale: e.scale,
+        zero_count: e.zero_count,
+        positive: buckets(&positive, e.scale),
+        negative: buckets(&negative, e.scale),
+        min: e.min,
+        max: e.max,
         ..Default::default()
     }
 }
@@ -357,7 +288,7 @@ fn span_id_bytes(id: SpanId) -> Option<Vec<u8>> {
     crate::trace::span_id_64(id).map(|bits| bits.to_be_bytes().to_vec())
 }
 
-fn kind(value: &str) -> SpanKind {
+pub(super) fn kind(value: &str) -> SpanKind {
     match value {
         "server" => SpanKind::Server,
         "client" => SpanKind::Client,
@@ -367,7 +298,7 @@ fn kind(value: &str) -> SpanKind {
     }
 }
 
-fn span(finished: &FinishedSpan) -> Option<Span> {
+pub(super) fn span(finished: &FinishedSpan) -> Option<Span> {
     let d = &finished.data;
     let trace_id = d.context.trace_id.to_u128().to_be_bytes().to_vec();
     let span_id = span_id_bytes(d.context.span_id)?;
@@ -426,12 +357,9 @@ fn span(finished: &FinishedSpan) -> Option<Span> {
         attributes,
         events,
         links,
-        status: Some(Status {
-            code: if error {
-                StatusCode::Error
-            } else {
-                StatusCode::Unset
-            } as i32,
+        // Unset unless an error: the status is left out.
+        status: error.then(|| Status {
+            code: StatusCode::Error as i32,
             ..Default::default()
         }),
         ..Default::default()
@@ -445,38 +373,6 @@ fn attributes_of_log(
     )],
 ) -> Vec<KeyValue> {
     attributes(fields.iter().map(|(k, v)| (&**k, &**v)))
-}
-
-/// One traces request; spans without a valid id (all-zero) are left out and
-/// counted in the second value.
-pub(super) fn traces(
-    resource: &Resource,
-    records: &[Record],
-) -> (ExportTraceServiceRequest, usize) {
-    let mut invalid = 0;
-    let spans = records
-        .iter()
-        .filter_map(|record| match record {
-            Record::Span(finished) => {
-                let span = span(finished);
-                invalid += usize::from(span.is_none());
-                span
-            }
-            Record::Point { .. } => None,
-        })
-        .collect();
-    let request = ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            resource: Some(resource.clone()),
-            scope_spans: vec![ScopeSpans {
-                scope: Some(scope()),
-                spans,
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-    };
-    (request, invalid)
 }
 
 #[cfg(test)]

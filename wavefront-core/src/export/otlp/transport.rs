@@ -1,14 +1,14 @@
-//! Delivery of OTLP/HTTP requests: protobuf, gzip, retries as the
-//! OpenTelemetry specification asks (429, 502, 503, 504, honouring
-//! `Retry-After`).
+//! Delivery of OTLP/HTTP requests: protobuf, gzip, retries on 408, 429 and
+//! every 5xx (a superset of the OpenTelemetry specification's 429, 502,
+//! 503, 504: a 500 from an overloaded collector is worth another try),
+//! honouring `Retry-After`.
 
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use opentelemetry_proto::tonic::resource::v1::Resource;
-use prost::Message;
-
-use super::{encode, OtlpNaming, Records, MAX_RECORDS_PER_REQUEST};
+use super::encode::TimedPoint;
+use super::proto::{Frame, MetricWriter, SpanWriter};
+use super::{OtlpNaming, Record, Records, MAX_RECORDS_PER_REQUEST};
 use crate::sender::health::{self, Health};
 use crate::sender::http::{self, ErrorChain};
 use crate::sender::worker::{Backoff, Delivery, Transport};
@@ -24,8 +24,10 @@ pub(super) struct OtlpTransport {
     url: reqwest::Url,
     headers: reqwest::header::HeaderMap,
     timeout: Duration,
-    resource: Arc<OnceLock<Resource>>,
+    frame: Arc<OnceLock<Frame>>,
     naming: OtlpNaming,
+    /// Each series' encoded name and attributes.
+    metrics: MetricWriter,
     backoff: Backoff,
     /// The server's `Retry-After`, used once for the next pause.
     retry_after: Option<Duration>,
@@ -41,7 +43,7 @@ impl OtlpTransport {
         url: reqwest::Url,
         headers: reqwest::header::HeaderMap,
         timeout: Duration,
-        resource: Arc<OnceLock<Resource>>,
+        frame: Arc<OnceLock<Frame>>,
         naming: OtlpNaming,
         signal: &str,
     ) -> Self {
@@ -51,8 +53,9 @@ impl OtlpTransport {
             url,
             headers,
             timeout,
-            resource,
+            frame,
             naming,
+            metrics: MetricWriter::default(),
             backoff: Backoff::default(),
             retry_after: None,
             asked: false,
@@ -63,18 +66,43 @@ impl OtlpTransport {
 
     /// The request body for `batch`, protobuf then gzip; spans that cannot
     /// be expressed (an all-zero id) are counted invalid and left out.
-    fn body(&self, kind: DataKind, batch: &Records, stats: &SenderStats) -> Option<Vec<u8>> {
-        let default = Resource::default();
-        let resource = self.resource.get().unwrap_or(&default);
+    fn body(&mut self, kind: DataKind, batch: &Records, stats: &SenderStats) -> Option<Vec<u8>> {
+        let unknown;
+        let frame = match self.frame.get() {
+            Some(frame) => frame,
+            None => {
+                unknown = Frame::unknown();
+                &unknown
+            }
+        };
         let encoded = match kind {
             DataKind::Spans => {
-                let (request, invalid) = encode::traces(resource, &batch.items);
-                stats.kind(kind).add_invalid(invalid as u64);
-                request.encode_to_vec()
+                let mut writer = SpanWriter::new(frame, batch.items.len());
+                for record in &batch.items {
+                    if let Record::Span(span) = record {
+                        writer.push(span);
+                    }
+                }
+                stats.kind(kind).add_invalid(writer.invalid as u64);
+                writer.finish()
             }
-            _ => encode::metrics(resource, &batch.items, self.naming).encode_to_vec(),
+            _ => {
+                let points = batch.items.iter().filter_map(|r| match r {
+                    Record::Point {
+                        point,
+                        start_ns,
+                        time_ns,
+                    } => Some(TimedPoint {
+                        point,
+                        start_ns: *start_ns,
+                        time_ns: *time_ns,
+                    }),
+                    Record::Span(_) => None,
+                });
+                self.metrics.write(frame, points, self.naming)
+            }
         };
-        http::gzip(&encoded).ok()
+        http::gzip(encoded.bytes()).ok()
     }
 }
 
@@ -139,7 +167,7 @@ impl Transport<Records> for OtlpTransport {
                 self.health.recovered();
                 Delivery::Done
             }
-            429 | 502 | 503 | 504 => {
+            408 | 429 | 500..=599 => {
                 self.retry_after = retry_after(&response);
                 self.health
                     .failed(&format_args!("answered {status}, asking to retry later"));
