@@ -41,13 +41,19 @@ pub fn spawn(
 
 /// One HTTP/1.1 `GET` to `addr`; returns the status.
 pub fn get(addr: &str, path: &str) -> u16 {
+    get_with_headers(addr, path, "")
+}
+
+/// One HTTP/1.1 `GET` to `addr` with extra header lines (each ending in
+/// `\r\n`, e.g. a `traceparent`); returns the status.
+pub fn get_with_headers(addr: &str, path: &str, headers: &str) -> u16 {
     let mut stream = TcpStream::connect(addr).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}Connection: close\r\n\r\n"
     )
     .unwrap();
     let mut response = String::new();

@@ -3,11 +3,9 @@
 //! Wavefront output, decoded by OpenTelemetry's own protobuf classes.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::Duration;
 
-use wavefront_testkit::example::{spawn, terminate};
+use wavefront_testkit::example::{get_with_headers as get, spawn, terminate};
 use wavefront_testkit::otlp::{self, OtlpPoint, OtlpSpan};
 use wavefront_testkit::receiver::Receiver;
 
@@ -15,26 +13,6 @@ const BINARY: &str = env!("CARGO_BIN_EXE_example-axum");
 /// A W3C caller: its trace continues in the service's spans.
 const TRACE_ID: &str = "0af7651916cd43dd8448eb211c80319c";
 const PARENT_ID: &str = "b7ad6b7169203331";
-
-/// One `GET` with extra headers; returns the status.
-fn get(addr: &str, path: &str, headers: &str) -> u16 {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}Connection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    response
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0)
-}
 
 /// The Shirts requests; returns the address the app served them on.
 fn shirts(envs: &[(&str, String)]) -> String {

@@ -339,31 +339,18 @@ impl HttpTransport {
                 in_flight: 0,
             };
         };
-        let response = client
+        let request = client
             .post(url)
             .timeout(timeout)
             .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
             .header(reqwest::header::CONTENT_ENCODING, "gzip")
             .bearer_auth(&self.token)
-            .body(body)
-            .send();
-        // reqwest's blocking client parks this thread while it waits, which
-        // swallows a wake-up the worker got meanwhile (new data, a flush, or
-        // shutdown after its deadline): give it back, so the worker looks at
-        // its state again instead of sleeping out a backoff.
-        std::thread::current().unpark();
-        let response = match response {
-            Ok(response) => response,
-            Err(e) => {
-                // reqwest errors carry the URL, never the token; the source
-                // chain says why (refused, TLS certificate, timeout).
-                self.health
-                    .failed(&format_args!("{}", http::ErrorChain(&e)));
-                return Delivery::Retry {
-                    delivered: 0,
-                    in_flight: 0,
-                };
-            }
+            .body(body);
+        let Some(response) = http::send(request, &mut self.health) else {
+            return Delivery::Retry {
+                delivered: 0,
+                in_flight: 0,
+            };
         };
         let status = response.status().as_u16();
         stats.kind(kind).add_status(status);

@@ -46,6 +46,25 @@ pub(crate) fn request_timeout(timeout: Duration, deadline: Option<Instant>) -> D
     time_left(timeout, deadline).map_or(MIN_REQUEST_TIMEOUT, |t| t.max(MIN_REQUEST_TIMEOUT))
 }
 
+/// Sends `request`; on failure (refused, TLS, timeout) tells `health` why
+/// and returns `None`.
+pub(crate) fn send(
+    request: reqwest::blocking::RequestBuilder,
+    health: &mut super::health::Health,
+) -> Option<reqwest::blocking::Response> {
+    let response = request.send();
+    // reqwest's blocking client parks this thread while it waits, which
+    // swallows a wake-up the worker got meanwhile (new data, a flush, or
+    // shutdown after its deadline): give it back, so the worker looks at its
+    // state again instead of sleeping out a backoff.
+    std::thread::current().unpark();
+    // reqwest errors carry the URL, never the headers (tokens, API keys);
+    // the source chain says why (refused, TLS certificate, timeout).
+    response
+        .map_err(|e| health.failed(&format_args!("{}", ErrorChain(&e))))
+        .ok()
+}
+
 pub(crate) fn gzip(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
     let mut encoder = GzEncoder::new(Vec::with_capacity(bytes.len() / 4), Compression::default());
     encoder.write_all(bytes)?;

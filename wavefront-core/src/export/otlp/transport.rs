@@ -10,7 +10,7 @@ use super::encode::TimedPoint;
 use super::proto::{Frame, MetricWriter, SpanWriter};
 use super::{OtlpNaming, Record, Records, MAX_RECORDS_PER_REQUEST};
 use crate::sender::health::{self, Health};
-use crate::sender::http::{self, ErrorChain};
+use crate::sender::http;
 use crate::sender::worker::{Backoff, Delivery, Transport};
 use crate::sender::{DataKind, SenderStats};
 
@@ -141,24 +141,15 @@ impl Transport<Records> for OtlpTransport {
         let Some(client) = &self.client else {
             return RETRY;
         };
-        let response = client
+        let request = client
             .post(self.url.clone())
             .timeout(timeout)
             .headers(self.headers.clone())
             .header(reqwest::header::CONTENT_TYPE, "application/x-protobuf")
             .header(reqwest::header::CONTENT_ENCODING, "gzip")
-            .body(body)
-            .send();
-        // reqwest's blocking client parks this thread while it waits, which
-        // swallows a wake-up the worker got meanwhile: give it back.
-        std::thread::current().unpark();
-        let response = match response {
-            Ok(response) => response,
-            Err(e) => {
-                // reqwest errors carry the URL, never the headers.
-                self.health.failed(&format_args!("{}", ErrorChain(&e)));
-                return RETRY;
-            }
+            .body(body);
+        let Some(response) = http::send(request, &mut self.health) else {
+            return RETRY;
         };
         let status = response.status().as_u16();
         stats.kind(kind).add_status(status);
