@@ -48,6 +48,7 @@ use crate::export::{Exporter, WavefrontExporter};
 use crate::sender::{
     ConsoleSender, ProxySender, Sender, DEFAULT_METRICS_PORT, DEFAULT_TRACING_PORT,
 };
+pub use crate::tags::hostname;
 use crate::tags::ApplicationTags;
 #[cfg(feature = "direct")]
 use crate::url::parse_direct_url;
@@ -317,18 +318,6 @@ fn split_host_port(s: &str) -> Option<(&str, Option<u16>)> {
             .filter(|&p| p > 0)
             .map(|p| (host, Some(p))),
     }
-}
-
-/// This machine's host name, or `unknown`.
-#[must_use]
-pub fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .or_else(|| std::env::var("COMPUTERNAME").ok())
-        .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "unknown".to_owned())
 }
 
 fn port_var(name: &'static str, value: &str) -> Result<u16, ConfigError> {

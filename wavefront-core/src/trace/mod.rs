@@ -580,7 +580,7 @@ impl Tracer {
     pub fn builder(tags: ApplicationTags) -> TracerBuilder {
         TracerBuilder {
             tags,
-            source: crate::config::hostname(),
+            source: crate::tags::hostname(),
             capacity: DEFAULT_SPAN_QUEUE_CAPACITY,
             extract: Propagation::DEFAULT_EXTRACT.to_vec(),
             inject: Propagation::DEFAULT_INJECT.to_vec(),
