@@ -94,19 +94,49 @@ pub const MAX_URL_BYTES: usize = 1_024;
 /// ```
 #[must_use]
 pub fn request_url(scheme: &str, host: Option<&str>, path: &str) -> String {
-    let host = host.unwrap_or("localhost");
-    let mut url = String::with_capacity(scheme.len() + 3 + host.len() + path.len());
-    url.push_str(scheme);
-    url.push_str("://");
-    url.push_str(host);
-    url.push_str(path);
+    let mut url = String::new();
+    push_request_url(&mut url, scheme, host, path);
     url
 }
 
+/// Appends [`request_url`]'s URL to `out` (for
+/// [`RequestInfo::write_url`], without an allocation of its own).
+pub fn push_request_url(out: &mut String, scheme: &str, host: Option<&str>, path: &str) {
+    let host = host.unwrap_or("localhost");
+    out.reserve(scheme.len() + 3 + host.len() + path.len());
+    out.push_str(scheme);
+    out.push_str("://");
+    out.push_str(host);
+    out.push_str(path);
+}
+
+/// The request's URL for the span, cut to [`MAX_URL_BYTES`], assembled in
+/// a buffer kept by the thread and copied once into the span's text.
+fn span_url(request: &(impl RequestInfo + ?Sized)) -> Text {
+    thread_local! {
+        static URL: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+    }
+    URL.try_with(|buf| match buf.try_borrow_mut() {
+        Ok(mut buf) => {
+            buf.clear();
+            request.write_url(&mut buf);
+            let url = capped_url(Cow::Borrowed(&buf));
+            // A huge URL does not keep its buffer.
+            if buf.capacity() > 4 * MAX_URL_BYTES {
+                *buf = String::new();
+            }
+            url
+        }
+        Err(_) => capped_url(request.url()),
+    })
+    .unwrap_or_else(|_| capped_url(request.url()))
+}
+
 /// `url` cut to [`MAX_URL_BYTES`].
-fn capped_url(url: Cow<'_, str>) -> String {
+fn capped_url(url: Cow<'_, str>) -> Text {
+    // Copied once, straight into the span's shared text.
     if url.len() <= MAX_URL_BYTES {
-        return url.into_owned();
+        return Text::from(Arc::<str>::from(&*url));
     }
     let mut end = MAX_URL_BYTES - '…'.len_utf8();
     while !url.is_char_boundary(end) {
@@ -115,7 +145,7 @@ fn capped_url(url: Cow<'_, str>) -> String {
     let mut cut = String::with_capacity(MAX_URL_BYTES);
     cut.push_str(&url[..end]);
     cut.push('…');
-    cut
+    Text::from(cut)
 }
 
 /// What the SDK needs to know about a request; implemented by adapters.
@@ -128,6 +158,12 @@ pub trait RequestInfo {
     fn route(&self) -> Option<&str>;
     /// The request URL without the query, for the `http.url` span tag.
     fn url(&self) -> Cow<'_, str>;
+    /// Appends the URL of [`url`](Self::url) to `out`. The default copies
+    /// it; a server that assembles the URL writes it here instead, which
+    /// saves an allocation per request.
+    fn write_url(&self, out: &mut String) {
+        out.push_str(&self.url());
+    }
     /// The request headers, for an incoming span context.
     fn headers(&self) -> &dyn Headers;
 }
@@ -364,7 +400,7 @@ impl Instrumentation {
             .tag("component", inner.component.clone())
             .tag("span.kind", "server")
             .tag("http.method", method)
-            .tag("http.url", capped_url(request.url()))
+            .tag("http.url", span_url(request))
             .start();
         RequestGuard {
             inst: self.clone(),
@@ -524,29 +560,30 @@ impl RequestGuard {
         let cpu_ns = self.cpu_ns.filter(|_| inst.cpu);
         let status_text = inst.routes.record(&func, status, elapsed_ns, cpu_ns);
 
-        let span = &self.span;
-        span.set_operation(func.func().clone());
-        span.set_tag(inst.func_key.clone(), func.func().clone());
-        span.set_tag("http.status_code", status_text);
-        // An error (4xx/5xx, a panic, or `error=true` set by the handler)
-        // gets `error=true` and one span log saying what happened.
-        let (marked, logged) = span.error_state();
-        let error_status = crate::naming::is_error_status(status);
-        if error_status || self.error.is_some() || marked {
-            span.set_error();
-            if !logged {
-                let message = match self.error.take() {
-                    Some(message) => message,
-                    None if error_status => format!("HTTP {status}").into(),
-                    None => "marked as an error by the handler".into(),
-                };
-                span.log(vec![
-                    ("event".into(), "error".into()),
-                    ("message".into(), message),
-                ]);
+        let error = self.error.take();
+        self.span.finish_with(ended, |span| {
+            span.operation = func.func().clone();
+            span.set_tag(inst.func_key.clone(), func.func().clone());
+            span.set_tag("http.status_code".into(), status_text);
+            // An error (4xx/5xx, a panic, or `error=true` set by the handler)
+            // gets `error=true` and one span log saying what happened.
+            let (marked, logged) = span.error_state();
+            let error_status = crate::naming::is_error_status(status);
+            if error_status || error.is_some() || marked {
+                span.set_error();
+                if !logged {
+                    let message = match error {
+                        Some(message) => message,
+                        None if error_status => format!("HTTP {status}").into(),
+                        None => "marked as an error by the handler".into(),
+                    };
+                    span.log(vec![
+                        ("event".into(), "error".into()),
+                        ("message".into(), message),
+                    ]);
+                }
             }
-        }
-        span.finish_at(ended);
+        });
     }
 }
 

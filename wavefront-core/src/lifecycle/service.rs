@@ -14,7 +14,7 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::{request_url, Instrumentation, Instrumented, InstrumentedBody, RequestInfo};
+use super::{push_request_url, Instrumentation, Instrumented, InstrumentedBody, RequestInfo};
 use crate::trace::Headers;
 
 /// How a framework tells the route template of a request before its handler
@@ -103,6 +103,12 @@ impl<B, R: RouteExtractor> RequestInfo for HttpRequest<'_, B, R> {
     }
 
     fn url(&self) -> Cow<'_, str> {
+        let mut url = String::new();
+        self.write_url(&mut url);
+        Cow::Owned(url)
+    }
+
+    fn write_url(&self, out: &mut String) {
         let uri = self.request.uri();
         let host = uri.authority().map(|a| a.as_str()).or_else(|| {
             self.request
@@ -110,11 +116,7 @@ impl<B, R: RouteExtractor> RequestInfo for HttpRequest<'_, B, R> {
                 .get(http::header::HOST)
                 .and_then(|h| h.to_str().ok())
         });
-        Cow::Owned(request_url(
-            uri.scheme_str().unwrap_or("http"),
-            host,
-            uri.path(),
-        ))
+        push_request_url(out, uri.scheme_str().unwrap_or("http"), host, uri.path());
     }
 
     fn headers(&self) -> &dyn Headers {

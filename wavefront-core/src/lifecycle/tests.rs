@@ -602,7 +602,7 @@ fn cpu_time_is_sent_only_when_measured() {
 #[test]
 fn urls_are_capped_at_a_character_boundary() {
     let short = capped_url(Cow::Borrowed("http://h/a"));
-    assert_eq!(short, "http://h/a");
+    assert_eq!(&*short, "http://h/a");
     for pad in 0..4 {
         let long = format!("http://h/{}{}", "x".repeat(pad), "日".repeat(2_000));
         let cut = capped_url(Cow::Owned(long.clone()));

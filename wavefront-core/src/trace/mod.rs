@@ -249,6 +249,56 @@ impl SpanData {
         }
     }
 
+    /// Adds a tag (see [`SpanHandle::set_tag`]).
+    pub(crate) fn set_tag(&mut self, key: Text, value: Text) {
+        self.force(&key, &value);
+        if matches!(&*key, "application" | "service" | "cluster" | "shard") {
+            // Take a copy of the tracer's tags to change one of them.
+            if let Some(base) = self.base.take() {
+                let own = std::mem::take(&mut self.tags);
+                self.tags = base.iter().cloned().chain(own).collect();
+            }
+            if let Some(slot) = self.tags.iter_mut().find(|(k, _)| *k == key) {
+                slot.1 = value;
+                return;
+            }
+        }
+        self.tags.push((key, value));
+    }
+
+    /// Marks the span as an error (see [`SpanHandle::set_error`]).
+    pub(crate) fn set_error(&mut self) {
+        self.force("error", "true");
+        if !self.all_tags().any(|(k, v)| k == "error" && v == "true") {
+            self.tags.push(("error".into(), "true".into()));
+        }
+    }
+
+    /// Whether the span carries `error=true`, and whether it already has a
+    /// log with `event=error`.
+    pub(crate) fn error_state(&self) -> (bool, bool) {
+        let error = self.all_tags().any(|(k, v)| k == "error" && v == "true");
+        let logged = self
+            .logs
+            .iter()
+            .any(|l| l.fields.iter().any(|(k, v)| k == "event" && v == "error"));
+        (error, logged)
+    }
+
+    /// Adds a log entry with these fields, timestamped now.
+    pub(crate) fn log(
+        &mut self,
+        fields: Vec<(
+            std::borrow::Cow<'static, str>,
+            std::borrow::Cow<'static, str>,
+        )>,
+    ) {
+        self.logs.push(SpanLog {
+            timestamp_micros: now_micros(),
+            fields,
+        });
+    }
+
     /// The tracer's tags this span shares (written ahead of its own
     /// [`tags`](Self::tags)), unless a change to one of them gave the span
     /// its own copy among `tags`.
@@ -884,47 +934,20 @@ impl SpanHandle {
     /// [`sampling`]); spans started from this one afterwards inherit it.
     pub fn set_tag(&self, key: impl Into<Text>, value: impl Into<Text>) {
         let (key, value) = (key.into(), value.into());
-        self.with(|d| {
-            d.force(&key, &value);
-            if matches!(&*key, "application" | "service" | "cluster" | "shard") {
-                // Take a copy of the tracer's tags to change one of them.
-                if let Some(base) = d.base.take() {
-                    let own = std::mem::take(&mut d.tags);
-                    d.tags = base.iter().cloned().chain(own).collect();
-                }
-                if let Some(slot) = d.tags.iter_mut().find(|(k, _)| *k == key) {
-                    slot.1 = value;
-                    return;
-                }
-            }
-            d.tags.push((key, value));
-        });
+        self.with(|d| d.set_tag(key, value));
     }
 
     /// Marks the span as an error (`error=true`), which keeps it unless a
     /// sampling decision was already forced.
     pub fn set_error(&self) {
-        self.with(|d| {
-            d.force("error", "true");
-            if !d.all_tags().any(|(k, v)| k == "error" && v == "true") {
-                d.tags.push(("error".into(), "true".into()));
-            }
-        });
+        self.with(SpanData::set_error);
     }
 
     /// Whether the span carries `error=true`, and whether it already has a
     /// log with `event=error`.
     #[must_use]
     pub fn error_state(&self) -> (bool, bool) {
-        self.with(|d| {
-            let error = d.all_tags().any(|(k, v)| k == "error" && v == "true");
-            let logged = d
-                .logs
-                .iter()
-                .any(|l| l.fields.iter().any(|(k, v)| k == "event" && v == "error"));
-            (error, logged)
-        })
-        .unwrap_or((false, false))
+        self.with(|d| d.error_state()).unwrap_or((false, false))
     }
 
     /// Adds a log entry with these fields, timestamped now.
@@ -935,11 +958,7 @@ impl SpanHandle {
             std::borrow::Cow<'static, str>,
         )>,
     ) {
-        let log = SpanLog {
-            timestamp_micros: now_micros(),
-            fields,
-        };
-        self.with(|d| d.logs.push(log));
+        self.with(|d| d.log(fields));
     }
 
     /// Renames the operation.
@@ -981,8 +1000,15 @@ impl SpanHandle {
 
     /// Finishes the span at `at`, a time the caller already read.
     pub fn finish_at(&self, at: Instant) {
+        self.finish_with(at, |_| ());
+    }
+
+    /// Edits the span's data one last time, then finishes it at `at`: one
+    /// lock for everything a request sets when it ends.
+    pub(crate) fn finish_with(&self, at: Instant, edit: impl FnOnce(&mut SpanData)) {
         let data = self.0.data.lock().ok().and_then(|mut d| d.take());
         if let Some(mut data) = data {
+            edit(&mut data);
             let duration = at.saturating_duration_since(data.started);
             let inner = &*self.0.tracer.0;
             let sampled = data.forced.unwrap_or_else(|| {

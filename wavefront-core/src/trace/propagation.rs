@@ -321,6 +321,11 @@ pub(super) fn extract(
     formats: &[Propagation],
     headers: &(impl Headers + ?Sized),
 ) -> Option<SpanContext> {
+    // Most requests carry no context: one pass over the header names is
+    // cheaper than looking up each format's headers in turn.
+    if !may_carry_context(headers) {
+        return None;
+    }
     let mut decision_only = None;
     for format in formats {
         match format.extract(headers) {
@@ -330,6 +335,23 @@ pub(super) fn extract(
         }
     }
     decision_only
+}
+
+/// Whether some header is one a known format reads: `traceparent`, `b3`,
+/// `x-b3-*` or `wf-ot-*` (any case).
+fn may_carry_context(headers: &(impl Headers + ?Sized)) -> bool {
+    let prefixed = |name: &[u8], prefix: &str| {
+        name.len() > prefix.len() && name[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+    };
+    let mut found = false;
+    headers.for_each(&mut |name, _| {
+        found = found
+            || name.eq_ignore_ascii_case(w3c::TRACEPARENT)
+            || name.eq_ignore_ascii_case(b3::B3)
+            || prefixed(name.as_bytes(), "x-b3-")
+            || prefixed(name.as_bytes(), "wf-ot-");
+    });
+    found
 }
 
 /// `s` as exactly `digits` lowercase hex digits (at most 32).
