@@ -30,7 +30,8 @@
 //! use wavefront_core::{reporter::Reporter, ApplicationTags};
 //!
 //! let defaults = ApplicationTags::builder("Ordering", "styling").build()?;
-//! // WAVEFRONT_URL=proxy://host:2878, or https://TOKEN@instance; unset: print to stdout.
+//! // WAVEFRONT_URL=proxy://host:2878, https://TOKEN@instance, or otlp://collector:4318
+//! // (feature `otlp`, as is OTEL_EXPORTER_OTLP_ENDPOINT); unset: print to stdout.
 //! let reporter = Reporter::from_env(&defaults)?;
 //! reporter.registry().counter("orders.count", &[("region", "eu")]).inc();
 //! reporter.shutdown(Duration::from_secs(5)); // flushes everything
