@@ -1,7 +1,8 @@
 //! Cost of recording into a counter, a delta counter and a histogram, from 1
 //! thread and from 2 threads at once (per record, per thread), of reading a
-//! thread's CPU time (the perf-sequence reading and the system call), and of
-//! one report cycle over 10,000 series.
+//! thread's CPU time (the perf-sequence reading and the system call), of
+//! deriving one span's RED metrics (on the reporter's thread), and of one
+//! report cycle over 10,000 series.
 //!
 //! Run: `cargo bench -p wavefront-benches --bench record`.
 
@@ -12,9 +13,11 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, Criterion};
 use wavefront_core::histogram::WavefrontHistogram;
 use wavefront_core::metric::{Counter, DeltaCounter};
+use wavefront_core::red::RedMetrics;
 use wavefront_core::registry::Registry;
 use wavefront_core::reporter::Reporter;
 use wavefront_core::sender::ConsoleSender;
+use wavefront_core::trace::{FinishedSpan, Tracer};
 use wavefront_core::ApplicationTags;
 
 /// Runs `op` `iters` times on each of `threads` threads started together;
@@ -139,5 +142,36 @@ fn cpu_clock(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, record, cpu_clock, report_cycle);
+/// RED metrics from a finished server span of the Shirts app (its series
+/// already exist), as the reporter derives them for every span.
+fn red_metrics(c: &mut Criterion) {
+    let app = ApplicationTags::builder("Ordering", "styling")
+        .cluster("us-west-1")
+        .custom_tag("env", "Staging")
+        .build()
+        .unwrap();
+    let finished = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = Arc::clone(&finished);
+    let tracer = Tracer::builder(app.clone())
+        .on_finish(Arc::new(move |span: &FinishedSpan| {
+            sink.lock().unwrap().push(span.clone())
+        }))
+        .build();
+    tracer
+        .span("make_shirts")
+        .tag("component", "axum")
+        .tag("span.kind", "server")
+        .tag("http.method", "GET")
+        .tag("http.status_code", "200")
+        .tag("http.url", "http://localhost:8080/style/blue/make")
+        .tag("axum.func", "make_shirts")
+        .start()
+        .finish();
+    let span = finished.lock().unwrap().pop().unwrap();
+    let red = RedMetrics::new(Registry::new(), app, Vec::new());
+    red.record(&span);
+    c.bench_function("red/record", |b| b.iter(|| red.record(black_box(&span))));
+}
+
+criterion_group!(benches, record, cpu_clock, red_metrics, report_cycle);
 criterion_main!(benches);

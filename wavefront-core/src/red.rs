@@ -149,13 +149,27 @@ impl RedMetrics {
     /// Records one finished span (sampled or not).
     pub fn record(&self, span: &FinishedSpan) {
         let d = &span.data;
+        // One pass over the tags for what the key needs (the last value of
+        // each, as `SpanData::tag` gives), rather than one pass per tag.
+        let mut found = SpanTags::default();
+        for (k, v) in d.all_tags() {
+            match k {
+                "application" => found.application = Some(v),
+                "service" => found.service = Some(v),
+                "component" => found.component = Some(v),
+                "span.kind" => found.kind = Some(v),
+                "http.status_code" => found.status = Some(v),
+                "error" => found.error |= v == "true",
+                _ => {}
+            }
+        }
         let key = Key {
-            application: d.tag("application").unwrap_or(self.app.application()),
-            service: d.tag("service").unwrap_or(self.app.service()),
+            application: found.application.unwrap_or(self.app.application()),
+            service: found.service.unwrap_or(self.app.service()),
             operation: &d.operation,
-            component: d.tag("component").unwrap_or(crate::tags::NONE),
-            kind: d.tag("span.kind").unwrap_or(crate::tags::NONE),
-            status: d.tag("http.status_code"),
+            component: found.component.unwrap_or(crate::tags::NONE),
+            kind: found.kind.unwrap_or(crate::tags::NONE),
+            status: found.status,
             extras: self
                 .extra_keys
                 .iter()
@@ -177,7 +191,7 @@ impl RedMetrics {
         series
             .total_millis
             .add(span.duration_micros as f64 / 1000.0);
-        if span.is_error() {
+        if found.error {
             series.errors.inc();
             series.error_durations.record(span.duration_micros);
         } else {
@@ -270,6 +284,17 @@ impl fmt::Debug for RedMetrics {
             .field("extra_keys", &self.extra_keys)
             .finish_non_exhaustive()
     }
+}
+
+/// The tags of a span that its RED series key is made of.
+#[derive(Default)]
+struct SpanTags<'a> {
+    application: Option<&'a str>,
+    service: Option<&'a str>,
+    component: Option<&'a str>,
+    kind: Option<&'a str>,
+    status: Option<&'a str>,
+    error: bool,
 }
 
 #[cfg(test)]
