@@ -381,8 +381,10 @@ struct TracerInner {
 }
 
 /// Spans that make a batch: the reporter is woken to send them at once
-/// rather than at its next one-second tick.
-pub const SPAN_BATCH: usize = 1_000;
+/// rather than at its next one-second tick. Small, so that encoding a batch
+/// holds a core for tens of microseconds, not hundreds: with 1,000, a busy
+/// single-core server's p99 latency doubled (README, loopback benchmark).
+pub const SPAN_BATCH: usize = 128;
 
 thread_local! {
     /// The span of the request being polled on this thread.
