@@ -13,7 +13,6 @@
 #![cfg(unix)]
 
 use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{mpsc, Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -26,11 +25,10 @@ use wavefront_core::registry::Registry;
 use wavefront_core::reporter::Reporter;
 use wavefront_core::sender::ProxySender;
 use wavefront_core::ApplicationTags;
+use wavefront_testkit::interop::{venv_python, workspace_root};
 use wavefront_testkit::parse::Span;
 use wavefront_testkit::receiver::Receiver;
 
-/// Longest time the first `pip install` may take.
-const VENV_TIMEOUT: Duration = Duration::from_secs(600);
 /// Longest wait for anything else.
 const WAIT: Duration = Duration::from_secs(30);
 /// The `source` of each side's lines.
@@ -38,13 +36,6 @@ const FLASK_SOURCE: &str = "flask-interop";
 const RUST_SOURCE: &str = "rust-interop";
 
 // ===== child processes =====
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the crate lives in the workspace")
-        .to_path_buf()
-}
 
 /// Reads `stream` to the end on a thread, appending to `log` (and, for a
 /// line starting with `listening `, sending it on `ready`).
@@ -75,69 +66,6 @@ fn drain(
     })
 }
 
-/// Runs `command` to completion within `timeout` (killing it after that);
-/// its exit success, stdout and stderr.
-fn run_bounded(mut command: Command, timeout: Duration) -> Result<(bool, String, String), String> {
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot run {command:?}: {e}"))?;
-    let (out, err) = (Arc::default(), Arc::default());
-    let readers = [
-        drain(child.stdout.take().unwrap(), Arc::clone(&out), None),
-        drain(child.stderr.take().unwrap(), Arc::clone(&err), None),
-    ];
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!(
-                    "{command:?} did not finish within {timeout:?}; stderr:\n{}",
-                    err.lock().unwrap()
-                ));
-            }
-        }
-    };
-    for reader in readers {
-        let _ = reader.join();
-    }
-    let text = |s: Arc<Mutex<String>>| s.lock().unwrap().clone();
-    Ok((status.success(), text(out), text(err)))
-}
-
-/// The venv's Python, created (and the reference SDK installed) on first
-/// use; once per test process.
-fn venv_python() -> PathBuf {
-    static PYTHON: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    let python = PYTHON.get_or_init(|| {
-        let interpreter = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-        let mut command = Command::new(&interpreter);
-        command.arg(workspace_root().join("interop/venv.py"));
-        let (ok, stdout, stderr) = run_bounded(command, VENV_TIMEOUT)?;
-        let path = stdout.lines().last().unwrap_or("").trim();
-        if !ok || path.is_empty() || !Path::new(path).exists() {
-            return Err(format!(
-                "`{interpreter} interop/venv.py` failed (success: {ok}); stdout:\n{stdout}\nstderr:\n{stderr}"
-            ));
-        }
-        Ok(PathBuf::from(path))
-    });
-    match python {
-        Ok(path) => path.clone(),
-        Err(why) => panic!(
-            "cannot set up the reference Flask SDK's virtualenv (interop/.venv): it needs python3 \
-             with venv and pip, and PyPI for the first install of interop/requirements.txt. \
-             This test does not skip.\n{why}"
-        ),
-    }
-}
-
 /// The Flask app as a child process; stopped on drop (also when a test
 /// fails), and its output printed if the test is failing.
 struct Flask {
@@ -151,7 +79,7 @@ impl Flask {
     /// receiver's metrics and tracing ports, calling the Rust service at
     /// `rust_url`.
     fn start(metrics_port: u16, tracing_port: u16, rust_url: &str) -> Flask {
-        let python = venv_python();
+        let python = venv_python(None);
         let child = Command::new(&python)
             .arg(workspace_root().join("interop/flask_app.py"))
             .env("PORT", "0")

@@ -119,24 +119,6 @@ pub trait Exporter: Send + Sync + fmt::Debug {
     fn stats(&self) -> &SenderStats;
 }
 
-impl<E: Exporter + ?Sized> Exporter for Arc<E> {
-    fn export_metrics(&self, origin: Origin<'_>, report: MetricsReport) {
-        (**self).export_metrics(origin, report);
-    }
-    fn export_spans(&self, origin: Origin<'_>, spans: Vec<FinishedSpan>) {
-        (**self).export_spans(origin, spans);
-    }
-    fn flush(&self, timeout: Duration) -> bool {
-        (**self).flush(timeout)
-    }
-    fn shutdown(&self, timeout: Duration) -> ShutdownReport {
-        (**self).shutdown(timeout)
-    }
-    fn stats(&self) -> &SenderStats {
-        (**self).stats()
-    }
-}
-
 /// What a reporter can export through: an [`Exporter`], or a [`Sender`]
 /// of Wavefront lines (wrapped in a [`WavefrontExporter`]).
 pub trait IntoExporter {
@@ -150,7 +132,13 @@ impl IntoExporter for Arc<dyn Exporter> {
     }
 }
 
-impl<S: Sender + ?Sized + 'static> IntoExporter for Arc<S> {
+impl IntoExporter for Arc<dyn Sender> {
+    fn into_exporter(self) -> Arc<dyn Exporter> {
+        Arc::new(WavefrontExporter::new(self))
+    }
+}
+
+impl<S: Sender + 'static> IntoExporter for Arc<S> {
     fn into_exporter(self) -> Arc<dyn Exporter> {
         Arc::new(WavefrontExporter::new(self))
     }

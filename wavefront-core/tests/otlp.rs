@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use wavefront_core::clock::{Clock, ManualClock};
 use wavefront_core::config::{Config, Destination};
+use wavefront_core::export::OtlpExporter;
 use wavefront_core::export::OtlpNaming;
-use wavefront_core::export::{Exporter, OtlpExporter};
 use wavefront_core::registry::Registry;
 use wavefront_core::reporter::Reporter;
 use wavefront_core::sender::DataKind;

@@ -8,6 +8,8 @@
 //!   custom server, and third parties'): the same requests must give the same
 //!   series and spans, with only the component prefix differing.
 //! * [`example`]: checks of an example binary run as a user would.
+//! * [`interop`]: the pinned Python virtualenvs of the interoperability
+//!   tests (the reference Flask SDK, OpenTelemetry's protobuf classes).
 //! * [`otlp`]: what an OTLP exporter sent, decoded by OpenTelemetry's own
 //!   protobuf classes (the Python `opentelemetry-proto` package).
 //! * [`viewer`]: a live page (and JSON) of what a receiver got: routes,
@@ -20,6 +22,7 @@
 
 pub mod conformance;
 pub mod example;
+pub mod interop;
 pub mod otlp;
 pub mod parse;
 pub mod receiver;

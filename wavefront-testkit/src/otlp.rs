@@ -1,18 +1,19 @@
 //! What an OTLP exporter sent, as OpenTelemetry's own protobuf classes read
 //! it: the Python package `opentelemetry-proto` (pinned in
 //! `interop/otlp-requirements.txt`, installed by `interop/venv.py otlp` into
-//! its own virtualenv) decodes each request body, and this module flattens
+//! its own virtualenv, [`crate::interop::venv_python`]) decodes each request body, and this module flattens
 //! the result into [`OtlpPoint`]s and [`OtlpSpan`]s for tests.
 //!
 //! A decoder nobody here wrote: if the exporter's bytes were not valid OTLP,
 //! the decoding fails and so does the test.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use serde_json::Value;
 
+use crate::interop::{venv_python, workspace_root};
 use crate::receiver::OtlpRequest;
 
 /// One data point of one metric.
@@ -57,31 +58,6 @@ pub struct OtlpSpan {
     pub events: Vec<String>,
 }
 
-/// The workspace's root (where `interop/` is).
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default()
-}
-
-/// The interpreter of the `otlp` virtualenv (created on first use).
-fn python() -> PathBuf {
-    let root = workspace_root();
-    let out = Command::new("python3")
-        .arg(root.join("interop/venv.py"))
-        .arg("otlp")
-        .output()
-        .expect("python3 must be installed to decode OTLP with opentelemetry-proto");
-    assert!(
-        out.status.success(),
-        "`python3 interop/venv.py otlp` failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    PathBuf::from(stdout.lines().last().unwrap_or_default().trim())
-}
-
 /// Decodes request bodies of `signal` (`metrics` or `traces`) with
 /// `opentelemetry-proto`; one JSON document per body.
 ///
@@ -108,7 +84,7 @@ pub fn decode(signal: &str, bodies: &[&[u8]]) -> Vec<Value> {
             path
         })
         .collect();
-    let out = Command::new(python())
+    let out = Command::new(venv_python(Some("otlp")))
         .arg(workspace_root().join("interop/otlp_decode.py"))
         .arg(signal)
         .args(&files)

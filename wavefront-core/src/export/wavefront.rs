@@ -30,17 +30,11 @@ type Templates = HashMap<usize, (Arc<Entry>, Result<MetricTemplate, WireError>)>
 impl WavefrontExporter {
     /// An exporter of Wavefront lines to `sender`.
     #[must_use]
-    pub fn new<S: Sender + ?Sized + 'static>(sender: Arc<S>) -> Self {
+    pub fn new(sender: Arc<dyn Sender>) -> Self {
         WavefrontExporter {
-            sender: WavefrontExporter::erase(sender),
+            sender,
             templates: Mutex::new(HashMap::new()),
         }
-    }
-
-    fn erase<S: Sender + ?Sized + 'static>(sender: Arc<S>) -> Arc<dyn Sender> {
-        // `Arc<S>` is itself a `Sender`: boxing it once more costs one
-        // indirection per report, never per line.
-        Arc::new(sender)
     }
 
     /// The sender the lines go to.

@@ -67,6 +67,12 @@ pub trait Headers {
         });
         n
     }
+    /// Calls `f` with each header's name (a name may come more than once).
+    /// The default visits every header with [`for_each`](Self::for_each);
+    /// maps that can list names without reading values do so.
+    fn for_each_name(&self, f: &mut dyn FnMut(&str)) {
+        self.for_each(&mut |k, _| f(k));
+    }
 }
 
 /// Write access to outgoing request headers.
@@ -84,6 +90,9 @@ impl<T: Headers + ?Sized> Headers for &T {
     }
     fn count(&self, name: &str) -> usize {
         (**self).count(name)
+    }
+    fn for_each_name(&self, f: &mut dyn FnMut(&str)) {
+        (**self).for_each_name(f);
     }
 }
 
@@ -163,6 +172,11 @@ mod http_impls {
             match known(name) {
                 Some(known) => self.get_all(known).iter().take(2).count(),
                 None => self.get_all(name).iter().take(2).count(),
+            }
+        }
+        fn for_each_name(&self, f: &mut dyn FnMut(&str)) {
+            for name in self.keys() {
+                f(name.as_str());
             }
         }
     }
@@ -344,7 +358,7 @@ fn may_carry_context(headers: &(impl Headers + ?Sized)) -> bool {
         name.len() > prefix.len() && name[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
     };
     let mut found = false;
-    headers.for_each(&mut |name, _| {
+    headers.for_each_name(&mut |name| {
         found = found
             || name.eq_ignore_ascii_case(w3c::TRACEPARENT)
             || name.eq_ignore_ascii_case(b3::B3)
