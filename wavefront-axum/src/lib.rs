@@ -54,14 +54,13 @@
 //!
 //! # The current span
 //!
-//! Handlers reach the request's span as an extension, to add tags or logs or
-//! to continue the trace in outgoing calls:
+//! Handlers take the request's span as an argument ([`CurrentSpan`]), to add
+//! tags or logs or to continue the trace in outgoing calls:
 //!
 //! ```
-//! use axum::Extension;
-//! use wavefront_axum::SpanHandle;
+//! use wavefront_axum::CurrentSpan;
 //!
-//! async fn checkout(Extension(span): Extension<SpanHandle>) -> &'static str {
+//! async fn checkout(span: CurrentSpan) -> &'static str {
 //!     span.set_tag("cart.items", "3");
 //!     "ok"
 //! }
@@ -80,9 +79,11 @@
 
 mod layer;
 pub mod routing;
+mod span;
 
 pub use layer::{AxumRoute, WavefrontLayer, WavefrontService};
 pub use routing::{named, named_as, Named};
+pub use span::{CurrentSpan, NoSpan};
 pub use wavefront_core::lifecycle::ResponseFuture;
 pub use wavefront_core::trace::SpanHandle;
 

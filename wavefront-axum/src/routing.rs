@@ -22,6 +22,7 @@ use axum::extract::Request;
 use axum::handler::Handler;
 use axum::routing::MethodRouter;
 use wavefront_core::lifecycle::RouteSlot;
+use wavefront_core::trace::with_current_span;
 
 /// A handler that records its name for the Wavefront layer, then runs.
 #[derive(Debug, Clone)]
@@ -70,9 +71,8 @@ where
     type Future = H::Future;
 
     fn call(self, request: Request, state: S) -> Self::Future {
-        if let Some(slot) = request.extensions().get::<RouteSlot>() {
-            slot.set_handler(self.name);
-        }
+        // Called from the layer's service, where the request's span is current.
+        with_current_span(|span| RouteSlot::of(span).set_handler(self.name));
         self.handler.call(request, state)
     }
 }

@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use axum::extract::Path;
 use axum::http::StatusCode;
-use axum::{Extension, Router};
+use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
 use wavefront_axum::routing::get;
-use wavefront_axum::{SpanHandle, WavefrontLayer};
+use wavefront_axum::{CurrentSpan, WavefrontLayer};
 use wavefront_core::registry::Registry;
 use wavefront_core::reporter::Reporter;
 use wavefront_core::sender::{ProxySender, Sender};
@@ -17,7 +17,7 @@ use wavefront_core::ApplicationTags;
 use wavefront_testkit::parse::{Point, Span};
 use wavefront_testkit::receiver::Receiver;
 
-async fn make_shirts(Path(id): Path<String>, Extension(span): Extension<SpanHandle>) -> String {
+async fn make_shirts(Path(id): Path<String>, span: CurrentSpan) -> String {
     span.set_tag("shirt.id", id.clone());
     format!("Shirts {id} made.")
 }

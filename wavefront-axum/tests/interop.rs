@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use axum::http::StatusCode;
 use axum::{Extension, Router};
 use wavefront_axum::routing::get;
-use wavefront_axum::{SpanHandle, WavefrontLayer};
+use wavefront_axum::{CurrentSpan, WavefrontLayer};
 use wavefront_core::registry::Registry;
 use wavefront_core::reporter::Reporter;
 use wavefront_core::sender::ProxySender;
@@ -167,7 +167,7 @@ async fn hello() -> &'static str {
 }
 
 async fn call_flask(
-    Extension(span): Extension<SpanHandle>,
+    span: CurrentSpan,
     Extension(flask): Extension<FlaskUrl>,
     Extension(client): Extension<reqwest::Client>,
 ) -> Result<String, (StatusCode, String)> {

@@ -9,7 +9,7 @@ use wavefront_core::lifecycle::{
     HttpLayer, HttpService, Instrumentation, InstrumentationBuilder, MatchedRoute, RouteSlot,
 };
 use wavefront_core::reporter::Reporter;
-use wavefront_core::trace::SpanHandle;
+use wavefront_core::trace::{current_span, with_current_span, SpanHandle};
 
 use crate::COMPONENT;
 
@@ -76,12 +76,14 @@ pub fn route(
     template: &'static str,
     handler: &'static str,
 ) -> impl Filter<Extract = (), Error = Infallible> + Clone + Send + Sync + 'static {
-    warp::ext::optional::<RouteSlot>()
-        .map(move |slot: Option<RouteSlot>| {
-            if let Some(slot) = slot {
+    // Filters run while the layer polls the request, with its span current.
+    warp::any()
+        .map(move || {
+            with_current_span(|span| {
+                let slot = RouteSlot::of(span);
                 slot.set_handler(handler);
                 slot.set_route(template);
-            }
+            });
         })
         .untuple_one()
 }
@@ -100,5 +102,11 @@ pub fn route(
 ///     });
 /// ```
 pub fn span() -> impl Filter<Extract = (SpanHandle,), Error = warp::Rejection> + Copy {
-    warp::ext::get::<SpanHandle>()
+    warp::any().and_then(|| async { current_span().ok_or_else(|| warp::reject::custom(NoSpan)) })
 }
+
+/// The rejection of [`span`] outside a request recorded by the layer.
+#[derive(Debug)]
+pub struct NoSpan;
+
+impl warp::reject::Reject for NoSpan {}

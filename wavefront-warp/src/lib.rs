@@ -55,7 +55,7 @@
 mod layer;
 mod serve;
 
-pub use layer::{route, span, WavefrontLayer, WavefrontService};
+pub use layer::{route, span, NoSpan, WavefrontLayer, WavefrontService};
 pub use serve::serve;
 pub use wavefront_core::lifecycle::ResponseFuture;
 pub use wavefront_core::trace::SpanHandle;

@@ -10,7 +10,9 @@ use super::{Exporter, MetricsReport, Origin, PointValue};
 use crate::registry::{Entry, Metric};
 use crate::sender::{DataKind, LineBatch, Sender, SenderStats, ShutdownReport};
 use crate::trace::{FinishedSpan, Text};
-use crate::wire::{self, Encoded, EncodedSpanTags, Granularity, MetricTemplate, SpanLine};
+use crate::wire::{
+    self, Encoded, EncodedSpanTags, Granularity, MetricTemplate, SpanLine, TagCache,
+};
 use crate::WireError;
 
 /// Encodes a reporter's data as Wavefront lines and hands them to a
@@ -106,9 +108,11 @@ impl WavefrontExporter {
         let mut out = EncodedLines::default();
         let mut line = String::new();
         let mut shared = SharedTags::default();
+        // The spans of `spans` stay alive and unchanged meanwhile.
+        let mut cache = TagCache::default();
         for span in spans {
             line.clear();
-            if write_span(&mut line, span, origin.source, &mut shared).is_err() {
+            if write_span(&mut line, span, origin.source, &mut shared, &mut cache).is_err() {
                 out.invalid[DataKind::Spans.index()] += 1;
                 continue;
             }
@@ -227,6 +231,7 @@ fn write_span(
     span: &FinishedSpan,
     source: &str,
     shared: &mut SharedTags,
+    cache: &mut TagCache,
 ) -> Result<(), WireError> {
     let d = &span.data;
     let line = SpanLine {
@@ -241,8 +246,12 @@ fn write_span(
         duration: span.duration_micros,
         has_logs: !d.logs.is_empty(),
     };
-    match d.shared_tags() {
-        Some(tags) => wire::write_span_after(out, shared.encoded(tags)?, &line),
-        None => wire::write_span(out, &line),
-    }
+    // A text that owns its buffer (a URL) is not cached: it is this span's
+    // alone, and its address may be reused by the next span's.
+    let cacheable: fn(&(Text, Text)) -> bool = |(k, v)| !k.owns_buffer() && !v.owns_buffer();
+    let base = match d.shared_tags() {
+        Some(tags) => shared.encoded(tags)?,
+        None => &EncodedSpanTags::default(),
+    };
+    wire::write_span_cached(out, base, &line, Some((cacheable, cache)))
 }

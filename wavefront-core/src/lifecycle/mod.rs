@@ -71,7 +71,7 @@ pub use service::{HttpLayer, HttpService, MatchedRoute, ResponseFuture, RouteExt
 use crate::naming::Naming;
 use crate::registry::Registry;
 use crate::tags::ApplicationTags;
-use crate::trace::{Headers, SpanHandle, Text, Tracer};
+use crate::trace::{Headers, OwnedSpan, SpanHandle, Text, Tracer};
 use routes::{FuncHandles, RouteEntry, Routes};
 
 /// Default cap on distinct (route, method) pairs per component.
@@ -110,42 +110,29 @@ pub fn push_request_url(out: &mut String, scheme: &str, host: Option<&str>, path
     out.push_str(path);
 }
 
-/// The request's URL for the span, cut to [`MAX_URL_BYTES`], assembled in
-/// a buffer kept by the thread and copied once into the span's text.
-fn span_url(request: &(impl RequestInfo + ?Sized)) -> Text {
-    thread_local! {
-        static URL: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
-    }
-    URL.try_with(|buf| match buf.try_borrow_mut() {
-        Ok(mut buf) => {
-            buf.clear();
-            request.write_url(&mut buf);
-            let url = capped_url(Cow::Borrowed(&buf));
-            // A huge URL does not keep its buffer.
-            if buf.capacity() > 4 * MAX_URL_BYTES {
-                *buf = String::new();
-            }
-            url
+/// Writes the request's URL for the span into `out`, cut to
+/// [`MAX_URL_BYTES`] at a character boundary and ending in `…` if longer.
+fn write_span_url(request: &(impl RequestInfo + ?Sized), out: &mut String) {
+    request.write_url(out);
+    if out.len() > MAX_URL_BYTES {
+        let mut end = MAX_URL_BYTES - '…'.len_utf8();
+        while !out.is_char_boundary(end) {
+            end -= 1;
         }
-        Err(_) => capped_url(request.url()),
-    })
-    .unwrap_or_else(|_| capped_url(request.url()))
+        out.truncate(end);
+        out.push('…');
+    }
 }
 
-/// `url` cut to [`MAX_URL_BYTES`].
-fn capped_url(url: Cow<'_, str>) -> Text {
-    // Copied once, straight into the span's shared text.
-    if url.len() <= MAX_URL_BYTES {
-        return Text::from(Arc::<str>::from(&*url));
+/// The span log message of an error status (`HTTP 502`), made once per
+/// status rather than per request.
+fn status_message(status: u16) -> Cow<'static, str> {
+    static MESSAGES: OnceLock<Box<[String]>> = OnceLock::new();
+    let messages = MESSAGES.get_or_init(|| (0..1000).map(|s| format!("HTTP {s}")).collect());
+    match messages.get(usize::from(status)) {
+        Some(message) => Cow::Borrowed(message.as_str()),
+        None => Cow::Owned(format!("HTTP {status}")),
     }
-    let mut end = MAX_URL_BYTES - '…'.len_utf8();
-    while !url.is_char_boundary(end) {
-        end -= 1;
-    }
-    let mut cut = String::with_capacity(MAX_URL_BYTES);
-    cut.push_str(&url[..end]);
-    cut.push('…');
-    Text::from(cut)
 }
 
 /// What the SDK needs to know about a request; implemented by adapters.
@@ -182,39 +169,55 @@ fn method_name(method: &str) -> &'static str {
 }
 
 /// Where the framework's routing announces what it matched: the route
-/// template and the handler's name. An adapter puts a clone where routing
-/// code can reach it (a request extension); a handler wrapper or a route
-/// marker fills it, and the request's guard reads it. The first value set
-/// wins, so a later branch cannot rename a request already matched.
-#[derive(Debug, Clone, Default)]
-pub struct RouteSlot(Arc<SlotValues>);
+/// template and the handler's name. It belongs to the request's span, which
+/// routing code reaches where the adapter puts it (the
+/// [current span](crate::trace::current_span) while the request's service
+/// runs, for [`HttpLayer`]): a handler wrapper or a route marker announces
+/// through [`RouteSlot::of`] the span, and the request's guard reads it. The
+/// first value set wins, so a later branch cannot rename a request already
+/// matched.
+///
+/// ```
+/// use wavefront_core::lifecycle::RouteSlot;
+/// use wavefront_core::trace::Tracer;
+/// use wavefront_core::ApplicationTags;
+///
+/// let tracer = Tracer::builder(ApplicationTags::builder("Ordering", "styling").build()?).build();
+/// let span = tracer.span("request").start();
+/// RouteSlot::of(&span).set_route("/style/{id}/make");
+/// RouteSlot::of(&span).set_route("/{*rest}"); // too late: the first one stays
+/// assert_eq!(RouteSlot::of(&span).route(), Some("/style/{id}/make"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct RouteSlot<'a>(&'a crate::trace::RouteNames);
 
-#[derive(Debug, Default)]
-struct SlotValues {
-    route: OnceLock<Cow<'static, str>>,
-    handler: OnceLock<Cow<'static, str>>,
-}
+impl<'a> RouteSlot<'a> {
+    /// The slot of the request whose span this is.
+    #[must_use]
+    pub fn of(span: &'a SpanHandle) -> Self {
+        RouteSlot(span.route_names())
+    }
 
-impl RouteSlot {
     /// Records the handler's name.
-    pub fn set_handler(&self, name: impl Into<Cow<'static, str>>) {
+    pub fn set_handler(self, name: impl Into<Cow<'static, str>>) {
         let _ = self.0.handler.set(name.into());
     }
 
     /// Records the matched route's template (`/style/{id}/make`).
-    pub fn set_route(&self, template: impl Into<Cow<'static, str>>) {
+    pub fn set_route(self, template: impl Into<Cow<'static, str>>) {
         let _ = self.0.route.set(template.into());
     }
 
     /// The handler's name, once set.
     #[must_use]
-    pub fn handler(&self) -> Option<&str> {
+    pub fn handler(self) -> Option<&'a str> {
         self.0.handler.get().map(|n| &**n)
     }
 
     /// The route template, once set.
     #[must_use]
-    pub fn route(&self) -> Option<&str> {
+    pub fn route(self) -> Option<&'a str> {
         self.0.route.get().map(|r| &**r)
     }
 }
@@ -400,19 +403,18 @@ impl Instrumentation {
             .tag("component", inner.component.clone())
             .tag("span.kind", "server")
             .tag("http.method", method)
-            .tag("http.url", span_url(request))
+            .tag_written("http.url", |url| write_span_url(request, url))
             .start();
         RequestGuard {
             inst: self.clone(),
             method,
             route,
             func: None,
-            slot: RouteSlot::default(),
             status: None,
             error: None,
             started,
             cpu_ns: None,
-            span,
+            span: OwnedSpan::new(span),
         }
     }
 }
@@ -436,24 +438,23 @@ pub struct RequestGuard {
     route: Option<Arc<RouteEntry>>,
     /// The handler the per-route in-flight gauge is counted on.
     func: Option<Arc<FuncHandles>>,
-    slot: RouteSlot,
     status: Option<u16>,
     error: Option<Cow<'static, str>>,
     started: Instant,
     /// `None` until CPU time is measured: a request nobody measured sends no
     /// `cpu_ns` sample rather than a zero.
     cpu_ns: Option<u64>,
-    span: SpanHandle,
+    span: OwnedSpan,
 }
 
 impl RequestGuard {
-    /// The slot where routing announces the route and handler it matched;
-    /// adapters put a clone where routing code can reach it (a request
-    /// extension). The guard reads it after each poll of [`Instrumented`]
-    /// and when the request ends.
+    /// The slot where routing announces the route and handler it matched
+    /// (the span's: adapters put the span where routing code can reach it).
+    /// The guard reads it after each poll of [`Instrumented`] and when the
+    /// request ends.
     #[must_use]
-    pub fn route_slot(&self) -> RouteSlot {
-        self.slot.clone()
+    pub fn route_slot(&self) -> RouteSlot<'_> {
+        RouteSlot::of(&self.span)
     }
 
     /// The request's span, for handlers (tags, logs, child spans).
@@ -465,7 +466,7 @@ impl RequestGuard {
     /// Names the handler (the `<p>.func` tag and the span's operation). The
     /// request's in-flight count moves onto the named handler.
     pub fn set_handler(&mut self, name: impl Into<Cow<'static, str>>) {
-        self.slot.set_handler(name);
+        self.route_slot().set_handler(name);
         self.resolve(false);
     }
 
@@ -476,7 +477,7 @@ impl RequestGuard {
     /// (`GET /style/{id}/make`) until the handler names itself: when both are
     /// known at once, call [`set_handler`](Self::set_handler) first.
     pub fn set_route(&mut self, template: impl Into<Cow<'static, str>>) {
-        self.slot.set_route(template);
+        self.route_slot().set_route(template);
         self.resolve(true);
     }
 
@@ -485,14 +486,15 @@ impl RequestGuard {
     /// route whose handler has not named itself uses the fallback name; a
     /// handler that names itself later takes the count over.
     pub(crate) fn resolve(&mut self, assume_fallback: bool) {
+        let slot = RouteSlot::of(&self.span);
         if self.route.is_none() {
-            let Some(template) = self.slot.route() else {
+            let Some(template) = slot.route() else {
                 return;
             };
             self.route = Some(self.inst.0.routes.route(template, self.method));
         }
         let Some(route) = &self.route else { return };
-        let wanted = match (self.slot.handler(), &self.func) {
+        let wanted = match (slot.handler(), &self.func) {
             (Some(name), Some(current)) if &**current.func() == name => return,
             (Some(name), _) => route.func(name),
             (None, None) if assume_fallback => route.fallback(),
@@ -542,7 +544,7 @@ impl RequestGuard {
             func.inflight().dec();
         }
         let status = self.status.unwrap_or(CLIENT_CLOSED_REQUEST);
-        let named = self.slot.handler();
+        let named = RouteSlot::of(&self.span).handler();
         // Unmatched: no route, or a route that refused the method (405)
         // before any handler ran.
         let unmatched = self.route.is_none() || (named.is_none() && status == 405);
@@ -572,15 +574,11 @@ impl RequestGuard {
             if error_status || error.is_some() || marked {
                 span.set_error();
                 if !logged {
-                    let message = match error {
+                    span.log_error(match error {
                         Some(message) => message,
-                        None if error_status => format!("HTTP {status}").into(),
+                        None if error_status => status_message(status),
                         None => "marked as an error by the handler".into(),
-                    };
-                    span.log(vec![
-                        ("event".into(), "error".into()),
-                        ("message".into(), message),
-                    ]);
+                    });
                 }
             }
         });
@@ -597,8 +595,8 @@ impl fmt::Debug for RequestGuard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RequestGuard")
             .field("method", &self.method)
-            .field("route", &self.slot.route())
-            .field("handler", &self.slot.handler())
+            .field("route", &self.route_slot().route())
+            .field("handler", &self.route_slot().handler())
             .field("status", &self.status)
             .finish_non_exhaustive()
     }

@@ -19,16 +19,17 @@ use crate::trace::Headers;
 
 /// How a framework tells the route template of a request before its handler
 /// runs (axum's `MatchedPath` extension). Frameworks that route later
-/// announce the route through the [`RouteSlot`](super::RouteSlot) in the
-/// request's extensions instead, and use [`MatchedRoute::Later`].
+/// announce the route through the [`RouteSlot`](super::RouteSlot) of the
+/// request's span (the [current one](crate::trace::current_span) while its
+/// service runs) instead, and use [`MatchedRoute::Later`].
 pub trait RouteExtractor: Clone {
     /// The template of `request`'s route (`/style/{id}/make`), or `None`.
     fn route<'r, B>(&self, request: &'r Request<B>) -> Option<&'r str>;
 }
 
 /// The [`RouteExtractor`] of frameworks that know no route when the request
-/// reaches the layer: routing code fills the request's
-/// [`RouteSlot`](super::RouteSlot).
+/// reaches the layer: routing code fills the [`RouteSlot`](super::RouteSlot)
+/// of the [current span](crate::trace::current_span).
 #[derive(Debug, Clone, Copy, Default)]
 pub enum MatchedRoute {
     /// The route is announced in the [`RouteSlot`](super::RouteSlot) later.
@@ -78,9 +79,11 @@ impl<S, R: RouteExtractor> Layer<S> for HttpLayer<R> {
     }
 }
 
-/// The service of [`HttpLayer`]. It puts the request's
-/// [`RouteSlot`](super::RouteSlot) and [`SpanHandle`](crate::trace::SpanHandle)
-/// into its extensions, for routing code and handlers.
+/// The service of [`HttpLayer`]. The request's span is the
+/// [current span](crate::trace::current_span) while the inner service is
+/// called and while its future is polled: handlers reach it there, and
+/// routing code announces the route through its
+/// [`RouteSlot`](super::RouteSlot).
 #[derive(Debug, Clone)]
 pub struct HttpService<S, R> {
     inner: S,
@@ -137,15 +140,20 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let guard = self.layer.instrumentation.start(&HttpRequest {
             request: &request,
             routes: &self.layer.routes,
         });
-        request.extensions_mut().insert(guard.route_slot());
-        request.extensions_mut().insert(guard.span().clone());
+        // Routing code and handlers find the request's span as the current
+        // one: while the inner service is called here, and while its future
+        // is polled (no request extension, which would cost an allocation).
+        let called = {
+            let _current = crate::trace::enter(guard.span());
+            self.inner.call(request)
+        };
         ResponseFuture {
-            inner: guard.instrument(self.inner.call(request)),
+            inner: guard.instrument(called),
         }
     }
 }

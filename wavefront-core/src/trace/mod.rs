@@ -39,6 +39,7 @@
 //! rules decide; dropped spans are counted ([`Tracer::discarded`]) and still
 //! reach the [`on_finish`](TracerBuilder::on_finish) hooks.
 
+mod pool;
 mod propagation;
 pub mod sampling;
 mod text;
@@ -47,11 +48,13 @@ use std::cell::Cell;
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use crossbeam_queue::SegQueue;
+use crossbeam_queue::ArrayQueue;
 
+pub(crate) use pool::OwnedSpan;
+pub use pool::SpanBox;
 #[cfg(feature = "otlp")]
 pub(crate) use propagation::span_id_64;
 pub use propagation::{
@@ -63,6 +66,8 @@ pub use sampling::{
     CompositeSampler, ConstantSampler, DurationSampler, InvalidSamplingRate, RateSampler, Sampler,
 };
 pub use text::Text;
+
+use pool::LogFields;
 
 use crate::id::{SpanId, TraceId};
 use crate::tags::ApplicationTags;
@@ -237,9 +242,45 @@ pub struct SpanData {
     started: Instant,
     /// The decision forced by a tag (`sampling.priority`, `debug`, `error`).
     forced: Option<bool>,
+    /// A buffer kept from an earlier span, for a text of this one's (its URL).
+    spare_text: String,
+    /// A log's fields kept from an earlier span, for this one's error log.
+    spare_fields: LogFields,
 }
 
 impl SpanData {
+    /// Data for no span yet, with room for what a request's span holds
+    /// (`tags` tags, a parent, an error log), so that storage reused from
+    /// one span to the next never has to grow for the next request.
+    fn blank(tags: usize) -> Self {
+        SpanData {
+            operation: Text::EMPTY,
+            context: SpanContext::new(TraceId::from_u128(0), SpanId::from_u128(0)),
+            parents: Vec::with_capacity(1),
+            follows_from: Vec::new(),
+            base: None,
+            tags: Vec::with_capacity(tags),
+            logs: Vec::with_capacity(1),
+            start_micros: 0,
+            started: Instant::now(),
+            forced: None,
+            spare_text: String::new(),
+            spare_fields: Vec::with_capacity(2),
+        }
+    }
+
+    /// Adds a tag whose value `write` appends to an empty buffer (one kept
+    /// from an earlier span, so this allocates nothing once warm).
+    pub(crate) fn tag_written(&mut self, key: impl Into<Text>, write: impl FnOnce(&mut String)) {
+        // Room for most URLs, so that a buffer from a shorter one rarely grows.
+        const ROOM: usize = 256;
+        let mut text = std::mem::take(&mut self.spare_text);
+        text.clear();
+        text.reserve(ROOM);
+        write(&mut text);
+        self.tags.push((key.into(), Text::from(text)));
+    }
+
     /// Applies the sampling rule of tag `key=value`.
     fn force(&mut self, key: &str, value: &str) {
         let forced = sampling::force(key, value, self.forced);
@@ -286,17 +327,21 @@ impl SpanData {
     }
 
     /// Adds a log entry with these fields, timestamped now.
-    pub(crate) fn log(
-        &mut self,
-        fields: Vec<(
-            std::borrow::Cow<'static, str>,
-            std::borrow::Cow<'static, str>,
-        )>,
-    ) {
+    pub(crate) fn log(&mut self, fields: LogFields) {
         self.logs.push(SpanLog {
             timestamp_micros: now_micros(),
             fields,
         });
+    }
+
+    /// Adds the log of an error (`event=error`, `message=…`), in fields kept
+    /// from an earlier span.
+    pub(crate) fn log_error(&mut self, message: std::borrow::Cow<'static, str>) {
+        let mut fields = std::mem::take(&mut self.spare_fields);
+        fields.clear();
+        fields.push(("event".into(), "error".into()));
+        fields.push(("message".into(), message));
+        self.log(fields);
     }
 
     /// The tracer's tags this span shares (written ahead of its own
@@ -330,7 +375,7 @@ impl SpanData {
 #[derive(Debug, Clone)]
 pub struct FinishedSpan {
     /// Everything recorded; `data.context.sampled` holds the final decision.
-    pub data: SpanData,
+    pub data: SpanBox,
     /// Duration in microseconds (from a monotonic clock).
     pub duration_micros: u64,
     /// Whether sampling kept the span: only kept spans are queued for
@@ -368,7 +413,8 @@ struct TracerInner {
     discarded: AtomicU64,
     anchor: Anchor,
     source: String,
-    queue: SegQueue<FinishedSpan>,
+    /// Bounded and allocated up front: queueing a span allocates nothing.
+    queue: ArrayQueue<FinishedSpan>,
     queued: AtomicUsize,
     capacity: usize,
     received: AtomicU64,
@@ -406,6 +452,25 @@ pub fn current_span() -> Option<SpanHandle> {
         current.set(span);
         copy
     })
+}
+
+/// Calls `f` with the current span (see [`current_span`]) without taking a
+/// handle of it; `None` when no request's span is current. Within `f`, no
+/// span is current.
+///
+/// ```
+/// assert_eq!(wavefront_core::trace::with_current_span(|span| span.context()), None);
+/// ```
+pub fn with_current_span<T>(f: impl FnOnce(&SpanHandle) -> T) -> Option<T> {
+    CURRENT
+        .try_with(|current| {
+            let span = current.take()?;
+            let result = f(&span);
+            current.set(Some(span));
+            Some(result)
+        })
+        .ok()
+        .flatten()
 }
 
 /// Makes `span` (or none) the current span on this thread and returns the
@@ -616,7 +681,7 @@ impl TracerBuilder {
             anchor: Anchor::now(),
             tags: self.tags,
             source: self.source,
-            queue: SegQueue::new(),
+            queue: ArrayQueue::new(self.capacity.max(1)),
             queued: AtomicUsize::new(0),
             capacity: self.capacity,
             received: AtomicU64::new(0),
@@ -656,12 +721,13 @@ impl Tracer {
 
     /// Starts building a span.
     pub fn span(&self, operation: impl Into<Text>) -> SpanBuilder {
+        let mut data = SpanBox::take();
+        data.operation = operation.into();
         SpanBuilder {
             tracer: self.clone(),
-            operation: operation.into(),
-            parents: Vec::new(),
-            follows_from: Vec::new(),
-            tags: Vec::with_capacity(8),
+            data,
+            parent: None,
+            cause: None,
             started: None,
         }
     }
@@ -733,7 +799,11 @@ impl Tracer {
             inner.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        inner.queue.push(span);
+        if inner.queue.push(span).is_err() {
+            inner.queued.fetch_sub(1, Ordering::AcqRel);
+            inner.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
         if (queued + 1).is_multiple_of(SPAN_BATCH) {
             if let Some(reporter) = inner.waker.get() {
                 reporter.unpark();
@@ -814,29 +884,77 @@ impl fmt::Debug for Tracer {
 #[must_use]
 pub struct SpanBuilder {
     tracer: Tracer,
-    operation: Text,
-    parents: Vec<SpanContext>,
-    follows_from: Vec<SpanContext>,
-    tags: Tags,
+    /// Operation, tags, references and baggage, written as they are given.
+    data: SpanBox,
+    /// What the first parent passes on (trace, decision, trace state).
+    parent: Option<Inherited>,
+    /// The same, from the first `followsFrom` reference.
+    cause: Option<Inherited>,
     started: Option<Instant>,
+}
+
+/// What a span inherits from the context it starts from.
+#[derive(Debug)]
+struct Inherited {
+    trace_id: TraceId,
+    sampled: Option<bool>,
+    trace_state: Option<Arc<str>>,
 }
 
 impl SpanBuilder {
     /// Makes the span a child of `parent` (same trace).
     pub fn child_of(mut self, parent: &SpanContext) -> Self {
-        self.parents.push(parent.clone());
+        self.refer(parent, true);
         self
     }
 
     /// Makes the span follow from `cause`.
     pub fn follows_from(mut self, cause: &SpanContext) -> Self {
-        self.follows_from.push(cause.clone());
+        self.refer(cause, false);
         self
+    }
+
+    fn refer(&mut self, context: &SpanContext, child_of: bool) {
+        let first = if child_of {
+            &mut self.parent
+        } else {
+            &mut self.cause
+        };
+        first.get_or_insert_with(|| Inherited {
+            trace_id: context.trace_id,
+            sampled: context.sampled,
+            trace_state: context.trace_state.clone(),
+        });
+        let data = &mut *self.data;
+        if !context.is_decision_only() {
+            let ids = if child_of {
+                &mut data.parents
+            } else {
+                &mut data.follows_from
+            };
+            ids.push(context.span_id);
+        }
+        for item in &context.baggage {
+            if !data.context.baggage.contains(item) {
+                data.context.baggage.push(item.clone());
+            }
+        }
     }
 
     /// Adds a tag.
     pub fn tag(mut self, key: impl Into<Text>, value: impl Into<Text>) -> Self {
-        self.tags.push((key.into(), value.into()));
+        self.data.tags.push((key.into(), value.into()));
+        self
+    }
+
+    /// Adds a tag whose value `write` appends to an empty buffer, reused
+    /// from an earlier span rather than allocated (a request's URL).
+    pub(crate) fn tag_written(
+        mut self,
+        key: impl Into<Text>,
+        write: impl FnOnce(&mut String),
+    ) -> Self {
+        self.data.tag_written(key, write);
         self
     }
 
@@ -852,72 +970,92 @@ impl SpanBuilder {
     /// samplers' head decision, and tags can force one (see [`sampling`]).
     /// The tracer's tags come first, then the builder's.
     pub fn start(self) -> SpanHandle {
-        let inner = &*self.tracer.0;
-        let first = self.parents.first().or(self.follows_from.first());
-        let trace_id = first.map_or_else(new_trace_id, |p| p.trace_id);
-        let trace_state = first.and_then(|p| p.trace_state.clone());
-        let forced = self.tags.iter().fold(inner.base_forced, |forced, (k, v)| {
+        let SpanBuilder {
+            tracer,
+            mut data,
+            parent,
+            cause,
+            started,
+        } = self;
+        let inner = &*tracer.0;
+        let first = parent.or(cause);
+        let trace_id = first.as_ref().map_or_else(new_trace_id, |p| p.trace_id);
+        let forced = data.tags.iter().fold(inner.base_forced, |forced, (k, v)| {
             sampling::force(k, v, forced)
         });
         let sampled = forced
-            .or_else(|| first.and_then(|p| p.sampled))
-            .unwrap_or_else(|| sampling::head(&inner.samplers, &self.operation, trace_id));
-        let mut baggage: Vec<(String, String)> = Vec::new();
-        for item in self
-            .parents
-            .iter()
-            .chain(&self.follows_from)
-            .flat_map(|p| &p.baggage)
-        {
-            if !baggage.contains(item) {
-                baggage.push(item.clone());
-            }
-        }
-        let span_id = if inner.span_ids_64 {
+            .or_else(|| first.as_ref().and_then(|p| p.sampled))
+            .unwrap_or_else(|| sampling::head(&inner.samplers, &data.operation, trace_id));
+        let started = started.unwrap_or_else(Instant::now);
+        data.context.trace_id = trace_id;
+        data.context.span_id = if inner.span_ids_64 {
             new_span_id_64()
         } else {
             new_span_id()
         };
-        let ids = |refs: &[SpanContext]| -> Vec<SpanId> {
-            refs.iter()
-                .filter(|p| !p.is_decision_only())
-                .map(|p| p.span_id)
-                .collect()
-        };
-        let started = self.started.unwrap_or_else(Instant::now);
-        let data = SpanData {
-            operation: self.operation,
-            context: SpanContext {
-                trace_id,
-                span_id,
-                sampled: Some(sampled),
-                baggage,
-                trace_state,
-            },
-            parents: ids(&self.parents),
-            follows_from: ids(&self.follows_from),
-            base: Some(Arc::clone(&inner.base)),
-            tags: self.tags,
-            logs: Vec::new(),
-            start_micros: inner.anchor.micros_at(started),
-            started,
-            forced,
-        };
-        SpanHandle(Arc::new(Shared {
-            tracer: self.tracer,
-            data: Mutex::new(Some(data)),
-        }))
+        data.context.sampled = Some(sampled);
+        data.context.trace_state = first.and_then(|p| p.trace_state);
+        data.base = Some(Arc::clone(&inner.base));
+        data.start_micros = inner.anchor.micros_at(started);
+        data.started = started;
+        data.forced = forced;
+        SpanHandle(Shared::new(tracer, data))
     }
+}
+
+/// The names the server's routing gave a request, announced while it runs
+/// and read when it ends (see [`RouteSlot`](crate::lifecycle::RouteSlot)).
+#[derive(Debug, Default)]
+pub(crate) struct RouteNames {
+    pub(crate) route: OnceLock<std::borrow::Cow<'static, str>>,
+    pub(crate) handler: OnceLock<std::borrow::Cow<'static, str>>,
 }
 
 struct Shared {
     tracer: Tracer,
+    route: RouteNames,
     /// `None` once finished.
-    data: Mutex<Option<SpanData>>,
+    data: Mutex<Option<SpanBox>>,
 }
 
-/// A started span; clones refer to the same span. Handlers get one for the
-/// request's span from the adapter (a request extension).
+thread_local! {
+    /// Spans' shared parts whose last handle was given back on this thread
+    /// ([`SpanHandle::recycle`]), for the thread's next spans.
+    static SPARE: std::cell::RefCell<Vec<Arc<Shared>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Shared parts kept per thread: a server thread has a few requests ending
+/// between two starting.
+const SPARE_PER_THREAD: usize = 16;
+
+impl Shared {
+    /// Shared parts for a new span, reused from this thread's spare ones.
+    fn new(tracer: Tracer, data: SpanBox) -> Arc<Shared> {
+        let spare = SPARE
+            .try_with(|spare| spare.try_borrow_mut().ok().and_then(|mut s| s.pop()))
+            .ok()
+            .flatten();
+        if let Some(mut shared) = spare {
+            // Only this thread held it, and it kept no other handle.
+            if let Some(parts) = Arc::get_mut(&mut shared) {
+                if !Arc::ptr_eq(&parts.tracer.0, &tracer.0) {
+                    parts.tracer = tracer;
+                }
+                *parts.data.get_mut().unwrap_or_else(PoisonError::into_inner) = Some(data);
+                return shared;
+            }
+        }
+        Arc::new(Shared {
+            tracer,
+            route: RouteNames::default(),
+            data: Mutex::new(Some(data)),
+        })
+    }
+}
+
+/// A started span; clones refer to the same span. Handlers get the
+/// request's span from the adapter (as the [current span](current_span)
+/// while the request is polled, or a framework's extractor built on it).
 ///
 /// The span's data sits behind a mutex that only this request's code
 /// touches, so it is never contended; after [`finish`](Self::finish) every
@@ -927,7 +1065,7 @@ pub struct SpanHandle(Arc<Shared>);
 
 impl SpanHandle {
     fn with<T>(&self, f: impl FnOnce(&mut SpanData) -> T) -> Option<T> {
-        self.0.data.lock().ok()?.as_mut().map(f)
+        self.0.data.lock().ok()?.as_deref_mut().map(f)
     }
 
     /// Adds a tag (keys may repeat; `application`, `service`, `cluster` and
@@ -1005,6 +1143,11 @@ impl SpanHandle {
         self.finish_with(at, |_| ());
     }
 
+    /// The names routing announced for the request of this span.
+    pub(crate) fn route_names(&self) -> &RouteNames {
+        &self.0.route
+    }
+
     /// Edits the span's data one last time, then finishes it at `at`: one
     /// lock for everything a request sets when it ends.
     pub(crate) fn finish_with(&self, at: Instant, edit: impl FnOnce(&mut SpanData)) {
@@ -1030,6 +1173,27 @@ impl SpanHandle {
                 sampled,
             });
         }
+    }
+
+    /// Gives back a finished span's handle: if it was the last one, the
+    /// span's shared parts are kept for this thread's next span.
+    pub(crate) fn recycle(self) {
+        let mut shared = self.0;
+        let Some(parts) = Arc::get_mut(&mut shared) else {
+            return;
+        };
+        let finished = parts.data.get_mut().is_ok_and(|data| data.is_none());
+        if !finished {
+            return;
+        }
+        parts.route = RouteNames::default();
+        let _ = SPARE.try_with(|spare| {
+            if let Ok(mut spare) = spare.try_borrow_mut() {
+                if spare.len() < SPARE_PER_THREAD {
+                    spare.push(shared);
+                }
+            }
+        });
     }
 }
 

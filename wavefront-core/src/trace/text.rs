@@ -29,6 +29,25 @@ enum Repr {
 }
 
 impl Text {
+    /// The empty text.
+    pub(crate) const EMPTY: Text = Text(Repr::Static(""));
+
+    /// Whether the text owns its buffer (rather than sharing one).
+    pub(crate) fn owns_buffer(&self) -> bool {
+        matches!(self.0, Repr::Owned(_))
+    }
+
+    /// The buffer of a text that owns one, leaving it empty.
+    pub(crate) fn take_string(&mut self) -> Option<String> {
+        match std::mem::replace(&mut self.0, Repr::Static("")) {
+            Repr::Owned(s) => Some(s),
+            other => {
+                self.0 = other;
+                None
+            }
+        }
+    }
+
     /// The text.
     #[must_use]
     pub fn as_str(&self) -> &str {

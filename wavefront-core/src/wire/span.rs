@@ -145,6 +145,20 @@ pub fn write_span_after<T: Tag>(
     base: &EncodedSpanTags,
     span: &SpanLine<'_, T>,
 ) -> Result<(), WireError> {
+    write_span_cached(out, base, span, None)
+}
+
+/// Which tags a [`TagCache`] may serve, and the cache.
+pub(crate) type CachedTags<'c, T> = (fn(&T) -> bool, &'c mut TagCache);
+
+/// [`write_span_after`], taking the encoding of each tag that `cache.0`
+/// accepts from `cache.1` (see [`TagCache`]).
+pub(crate) fn write_span_cached<T: Tag>(
+    out: &mut String,
+    base: &EncodedSpanTags,
+    span: &SpanLine<'_, T>,
+    mut cache: Option<CachedTags<'_, T>>,
+) -> Result<(), WireError> {
     atomically(out, |out| {
         write_operation(out, span.operation)?;
         write_source(out, span.source)?;
@@ -163,6 +177,14 @@ pub fn write_span_after<T: Tag>(
         let mut written = WrittenTags::new(out.len());
         written.add_encoded(out, base);
         for tag in span.tags {
+            if let Some((cacheable, cache)) = &mut cache {
+                if cacheable(tag) {
+                    if let Some(encoded) = cache.encoded(tag.key(), tag.value()) {
+                        written.push_encoded(out, encoded);
+                        continue;
+                    }
+                }
+            }
             if is_reserved(tag.key()) {
                 return Err(WireError::ReservedTagKey {
                     key: tag.key().to_owned(),
@@ -248,6 +270,20 @@ impl WrittenTags {
     fn write(&mut self, out: &mut String, key: &str, value: &str) -> Result<(), WireError> {
         let start = out.len();
         write_tag(out, key, value, false)?;
+        self.keep_unless_seen(out, start);
+        Ok(())
+    }
+
+    /// Appends a tag `write` would have written, unless already there.
+    fn push_encoded(&mut self, out: &mut String, encoded: &str) {
+        let start = out.len();
+        out.push_str(encoded);
+        self.keep_unless_seen(out, start);
+    }
+
+    /// Keeps the tag written from `start` on, unless the same one was
+    /// written before.
+    fn keep_unless_seen(&mut self, out: &mut String, start: usize) {
         let tag = &out[start..];
         let seen = if self.len < self.ranges.len() {
             self.ranges[..self.len]
@@ -263,14 +299,91 @@ impl WrittenTags {
         };
         if seen {
             out.truncate(start);
-            return Ok(());
+            return;
         }
         self.count += 1;
         if self.len < self.ranges.len() {
             self.ranges[self.len] = (start, out.len());
             self.len += 1;
         }
-        Ok(())
+    }
+}
+
+/// Span tags encoded once for a batch of spans, found again by the address
+/// and length of their key and value: spans of one route share their tags'
+/// texts, so most of a span's tags are copied rather than sanitised again.
+///
+/// An address identifies a text only while it lives unchanged: a cache must
+/// serve one batch of spans that are all alive and unchanged meanwhile, and
+/// only texts that are not rewritten in place.
+#[derive(Default)]
+pub(crate) struct TagCache {
+    /// Each tag's place in `text`, or `None` if it cannot be written as is.
+    places: std::collections::HashMap<TextIds, Option<(usize, usize)>, Addresses>,
+    text: String,
+}
+
+impl TagCache {
+    /// ` "k"="v"`, as [`write_span`] writes it, or `None` when the tag is
+    /// refused (the caller then writes it, for the error).
+    fn encoded(&mut self, key: &str, value: &str) -> Option<&str> {
+        let id = (
+            key.as_ptr() as usize,
+            key.len(),
+            value.as_ptr() as usize,
+            value.len(),
+        );
+        let text = &mut self.text;
+        let place = *self.places.entry(id).or_insert_with(|| {
+            if is_reserved(key) {
+                return None;
+            }
+            let start = text.len();
+            match write_tag(text, key, value, false) {
+                Ok(()) => Some((start, text.len())),
+                Err(_) => {
+                    text.truncate(start);
+                    None
+                }
+            }
+        });
+        place.map(|(start, end)| &self.text[start..end])
+    }
+}
+
+/// A tag's key and value, by address and length.
+type TextIds = (usize, usize, usize, usize);
+
+/// Hashes the addresses and lengths of [`TagCache`]'s keys: one multiply
+/// per word (FxHash's), as they need no protection from collisions.
+#[derive(Default, Clone, Copy)]
+struct Addresses(u64);
+
+impl std::hash::Hasher for Addresses {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+
+    fn write_usize(&mut self, word: usize) {
+        self.write_u64(word as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+impl std::hash::BuildHasher for Addresses {
+    type Hasher = Addresses;
+
+    fn build_hasher(&self) -> Addresses {
+        Addresses(0)
     }
 }
 
@@ -340,45 +453,112 @@ pub fn write_span_logs(
 /// `json.dumps` does by default.
 fn push_json_string(out: &mut String, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.reserve(s.len() + 2);
+    /// Bytes written as they are: printable ASCII other than `"` and `\`.
+    const PLAIN: [bool; 256] = {
+        let mut plain = [false; 256];
+        let mut b = b' ';
+        while b <= b'~' {
+            plain[b as usize] = b != b'"' && b != b'\\';
+            b += 1;
+        }
+        plain
+    };
+    // A span line has a quote every few bytes: most escapes are two bytes.
+    out.reserve(s.len() + s.len() / 4 + 2);
     out.push('"');
-    // Runs of printable ASCII other than `"` and `\` go in whole; every
-    // other character is escaped as Python's `json.dumps` does.
-    let mut rest = s;
-    while !rest.is_empty() {
-        let plain = rest
-            .bytes()
-            .position(|b| !(b' '..=b'~').contains(&b) || b == b'"' || b == b'\\')
-            .unwrap_or(rest.len());
-        out.push_str(&rest[..plain]);
-        rest = &rest[plain..];
-        let Some(c) = rest.chars().next() else { break };
-        rest = &rest[c.len_utf8()..];
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            _ => {
-                let mut units = [0u16; 2];
-                for unit in c.encode_utf16(&mut units) {
-                    out.push_str("\\u");
-                    for shift in [12, 8, 4, 0] {
-                        out.push(char::from(HEX[usize::from((*unit >> shift) & 0xf)]));
-                    }
+    // Runs of plain bytes go in whole; every other character is escaped as
+    // Python's `json.dumps` does.
+    let bytes = s.as_bytes();
+    let (mut run, mut at) = (0, 0);
+    while at < bytes.len() {
+        let b = bytes[at];
+        if PLAIN[usize::from(b)] {
+            at += 1;
+            continue;
+        }
+        out.push_str(&s[run..at]);
+        let escape = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            _ => "",
+        };
+        if escape.is_empty() {
+            let c = s[at..].chars().next().unwrap_or('\u{fffd}');
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                out.push_str("\\u");
+                for shift in [12, 8, 4, 0] {
+                    out.push(char::from(HEX[usize::from((*unit >> shift) & 0xf)]));
                 }
             }
+            at += c.len_utf8();
+        } else {
+            out.push_str(escape);
+            at += 1;
         }
+        run = at;
     }
+    out.push_str(&s[run..]);
     out.push('"');
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cached_tags_give_the_same_lines() {
+        let base = EncodedSpanTags::new(&[("application", "Ordering"), ("k", "v")]).unwrap();
+        let line = |tags| SpanLine {
+            operation: "op",
+            source: "host-1",
+            trace_id: crate::id::TraceId::from_u128(1),
+            span_id: crate::id::SpanId::from_u128(2),
+            parents: &[],
+            follows_from: &[],
+            tags,
+            start: 1_700_000_000_000_000,
+            duration: 5,
+            has_logs: false,
+        };
+        // Repeats, a pair equal to a base tag, sanitised keys that collide, a
+        // blank value, a reserved key, and one the cache is not asked for.
+        let spans: [&[(&str, &str)]; 5] = [
+            &[
+                ("component", "axum"),
+                ("k", "v"),
+                ("a b", "1"),
+                ("a-b", "1"),
+            ],
+            &[
+                ("component", "axum"),
+                ("component", "axum"),
+                ("x", "\"q\"\n"),
+            ],
+            &[("component", "axum"), ("blank", " ")],
+            &[("traceId", "1"), ("component", "axum")],
+            &[("uncached", "1"), ("component", "axum")],
+        ];
+        let mut cache = TagCache::default();
+        let cacheable: fn(&(&str, &str)) -> bool = |(k, _)| *k != "uncached";
+        for tags in spans {
+            let (mut plain, mut cached) = (String::new(), String::new());
+            let expected = write_span_after(&mut plain, &base, &line(tags));
+            let got = write_span_cached(
+                &mut cached,
+                &base,
+                &line(tags),
+                Some((cacheable, &mut cache)),
+            );
+            assert_eq!(got, expected, "{tags:?}");
+            assert_eq!(cached, plain, "{tags:?}");
+        }
+    }
 
     #[test]
     fn json_strings_are_ascii() {

@@ -1,0 +1,128 @@
+//! What the layer adds to the heap allocations of an axum request on a route
+//! already seen: a counting global allocator counts what the thread serving
+//! the requests allocates, with the layer and with a layer that does nothing
+//! (axum boxes a layered route's service and future per request whatever the
+//! layer), in one process.
+#![allow(unsafe_code)] // a counting global allocator: each call forwards to `System` unchanged
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::Path;
+use axum::http::Request;
+use axum::Router;
+use tower::ServiceExt;
+use wavefront_axum::routing::get;
+use wavefront_axum::WavefrontLayer;
+use wavefront_core::registry::Registry;
+use wavefront_core::reporter::Reporter;
+use wavefront_core::sender::ConsoleSender;
+use wavefront_core::ApplicationTags;
+
+/// Counts the allocations of the thread that asks.
+struct Counting;
+
+thread_local! {
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations() -> u64 {
+    ALLOCATIONS.with(Cell::get)
+}
+
+async fn make_shirts(Path(id): Path<String>) -> String {
+    format!("Shirts {id} made.")
+}
+
+fn app() -> Router {
+    Router::new().route("/style/{id}/make", get(make_shirts))
+}
+
+/// Histogram blocks a run may meet (two histograms, a block and its
+/// pointer each): far fewer than one a request.
+const HISTOGRAM_BLOCKS: u64 = 16;
+
+/// Requests measured.
+const REQUESTS: u64 = 500;
+
+/// Allocations of [`REQUESTS`] requests to `router` on this thread, after a
+/// warm-up; `between` runs before every hundred requests, outside the count.
+async fn allocations_of(router: &Router, between: impl Fn()) -> u64 {
+    let request = |i: u64| async move {
+        let request = Request::get(format!("/style/{}/make", i % 10))
+            .body(Body::empty())
+            .unwrap();
+        let response = router.clone().oneshot(request).await.unwrap();
+        axum::body::to_bytes(response.into_body(), 1024)
+            .await
+            .unwrap()
+    };
+    for i in 0..1_200 {
+        request(i).await;
+    }
+    // Counted with the request's own allocations (its URI, the response's
+    // text), the same with or without the layer.
+    let mut made = 0;
+    for i in 0..REQUESTS {
+        if i % 100 == 0 {
+            between();
+        }
+        let before = allocations();
+        request(i).await;
+        made += allocations() - before;
+    }
+    made
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_layer_adds_only_axums_box_of_the_body_it_wraps() {
+    let tags = ApplicationTags::builder("Ordering", "styling")
+        .build()
+        .unwrap();
+    let reporter = Reporter::builder(
+        Registry::new(),
+        Arc::new(ConsoleSender::to_writer(std::io::sink())),
+        tags,
+    )
+    .interval(Duration::from_secs(3600))
+    .start();
+    let nothing = tower::layer::util::Identity::new();
+    let bare = allocations_of(&app().layer(nothing), || ()).await;
+    let layered = app().layer(WavefrontLayer::builder(&reporter).build());
+    // The reporter sends what finished and gives the spans' storage back (it
+    // does so on its own for every batch, but on its own time).
+    let with_layer = allocations_of(&layered, || reporter.report_now()).await;
+    assert!(bare >= REQUESTS, "the count sees axum's own allocations");
+    // Two a request are axum's: it boxes every response body that is not its
+    // own `Body` (the layer's body carries the request until it is sent),
+    // and clones the layer's boxed constructor for each call. The SDK itself
+    // (span, series, URL, queue) allocates nothing, but for a histogram's
+    // block the first time a minute sees a value in a new power-of-two range
+    // (timing decides whether a run meets one).
+    let added = with_layer.saturating_sub(bare);
+    assert!(
+        (2 * REQUESTS..=2 * REQUESTS + HISTOGRAM_BLOCKS).contains(&added),
+        "allocations for {REQUESTS} requests: {with_layer} with the layer, {bare} with one doing nothing"
+    );
+    reporter.shutdown(Duration::from_secs(5));
+}
