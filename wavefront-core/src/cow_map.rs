@@ -30,6 +30,61 @@ pub(crate) struct CowMap<V> {
     len: AtomicUsize,
 }
 
+/// The hash of a key made of `parts`, for [`CowMap`]: eight bytes a step
+/// (FxHash's mix), each part ended by its length, the high bits folded into
+/// the low ones that pick the shard.
+pub(crate) fn hash_parts<'a>(parts: impl IntoIterator<Item = &'a str>) -> u64 {
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+    let mut h: u64 = 0;
+    for part in parts {
+        let mut chunks = part.as_bytes().chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            h = (h.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(K);
+        }
+        let mut word = [0u8; 8];
+        word[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(K);
+        h = (h.rotate_left(5) ^ part.len() as u64).wrapping_mul(K);
+    }
+    h ^ (h >> 32)
+}
+
+/// Hashes words that need no protection from collisions (addresses and
+/// lengths of texts) with one multiply each (FxHash's mix), for the maps
+/// that find texts by address while encoding a batch of spans.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct AddressHasher(u64);
+
+impl std::hash::Hasher for AddressHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+
+    fn write_usize(&mut self, word: usize) {
+        self.write_u64(word as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+impl std::hash::BuildHasher for AddressHasher {
+    type Hasher = AddressHasher;
+
+    fn build_hasher(&self) -> AddressHasher {
+        AddressHasher(0)
+    }
+}
+
 /// Why [`CowMap::get_or_insert`] returned no value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Full;

@@ -4,22 +4,38 @@
 use std::fmt;
 use std::str::FromStr;
 
-const HEX: &[u8; 16] = b"0123456789abcdef";
-
 /// Appends `id` as a lowercase `8-4-4-4-12` UUID.
 pub(crate) fn push_uuid(out: &mut String, id: u128) {
-    let mut buf = [0u8; 36];
-    let mut at = 0;
-    for (i, byte) in id.to_be_bytes().into_iter().enumerate() {
-        if matches!(i, 4 | 6 | 8 | 10) {
-            buf[at] = b'-';
-            at += 1;
-        }
-        buf[at] = HEX[usize::from(byte >> 4)];
-        buf[at + 1] = HEX[usize::from(byte & 0xf)];
-        at += 2;
+    let bytes = id.to_be_bytes();
+    let mut hex = [0u8; 32];
+    for (half, chunk) in hex.chunks_exact_mut(16).zip(bytes.chunks_exact(8)) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let word = u64::from_be_bytes(word);
+        half[..8].copy_from_slice(&hex_digits((word >> 32) as u32));
+        half[8..].copy_from_slice(&hex_digits(word as u32));
     }
-    out.push_str(std::str::from_utf8(&buf).unwrap_or_default());
+    let mut uuid = [b'-'; 36];
+    uuid[..8].copy_from_slice(&hex[..8]);
+    uuid[9..13].copy_from_slice(&hex[8..12]);
+    uuid[14..18].copy_from_slice(&hex[12..16]);
+    uuid[19..23].copy_from_slice(&hex[16..20]);
+    uuid[24..].copy_from_slice(&hex[20..]);
+    out.push_str(std::str::from_utf8(&uuid).unwrap_or_default());
+}
+
+/// The eight lowercase hex digits of `value`, most significant first,
+/// computed for all eight at once in one word.
+fn hex_digits(value: u32) -> [u8; 8] {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    // Each nibble into a byte of its own, the lowest nibble in the lowest byte.
+    let mut x = u64::from(value);
+    x = (x | (x << 16)) & 0x0000_ffff_0000_ffff;
+    x = (x | (x << 8)) & 0x00ff_00ff_00ff_00ff;
+    x = (x | (x << 4)) & 0x0f0f_0f0f_0f0f_0f0f;
+    // 1 in each byte whose nibble is 10 or more: those take `a`-`f`.
+    let letters = ((x + 6 * ONES) >> 4) & ONES;
+    (x + u64::from(b'0') * ONES + letters * u64::from(b'a' - b'0' - 10)).to_be_bytes()
 }
 
 /// Parses a canonical UUID (hex digits in either case).
@@ -133,6 +149,31 @@ uuid_id! {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn uuids_are_the_hex_digits_in_groups() {
+        let mut x: u128 = 0x0123_4567_89ab_cdef_fedc_ba98_7654_3210;
+        for _ in 0..1_000 {
+            let hex = format!("{x:032x}");
+            let want = format!(
+                "{}-{}-{}-{}-{}",
+                &hex[..8],
+                &hex[8..12],
+                &hex[12..16],
+                &hex[16..20],
+                &hex[20..]
+            );
+            let mut got = String::new();
+            push_uuid(&mut got, x);
+            assert_eq!(got, want);
+            x = x
+                .wrapping_mul(0x2360_ed05_1fc6_5da4_4385_df64_9fcc_f645)
+                .wrapping_add(0x5851_f42d_4c95_7f2d);
+        }
+        let mut edge = String::new();
+        push_uuid(&mut edge, u128::MAX);
+        assert_eq!(edge, "ffffffff-ffff-ffff-ffff-ffffffffffff");
+    }
 
     #[test]
     fn round_trip_and_case() {

@@ -39,7 +39,10 @@ use std::fmt;
 
 use crossbeam_queue::SegQueue;
 
-use crate::cow_map::CowMap;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::cow_map::{hash_parts, AddressHasher, CowMap};
 use crate::histogram::WavefrontHistogram;
 use crate::metric::DeltaCounter;
 use crate::registry::Registry;
@@ -66,32 +69,19 @@ struct Key<'a> {
 
 impl Key<'_> {
     fn hash(&self) -> u64 {
-        // Eight bytes a step (FxHash's mix), each part ended by its length.
-        let mut h: u64 = 0;
-        let mut mix = |word: u64| h = (h.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
-        let mut eat = |s: &str| {
-            for chunk in s.as_bytes().chunks(8) {
-                let mut word = [0u8; 8];
-                word[..chunk.len()].copy_from_slice(chunk);
-                mix(u64::from_le_bytes(word));
-            }
-            mix(s.len() as u64);
-        };
-        for part in [
+        let parts = [
             self.application,
             self.service,
             self.operation,
             self.component,
             self.kind,
             self.status.unwrap_or("\u{0}"),
-        ] {
-            eat(part);
-        }
-        for (k, v) in &self.extras {
-            eat(k);
-            eat(v);
-        }
-        h
+        ];
+        hash_parts(
+            parts
+                .into_iter()
+                .chain(self.extras.iter().flat_map(|(k, v)| [*k, *v])),
+        )
     }
 
     fn matches(&self, s: &Series) -> bool {
@@ -125,6 +115,20 @@ struct Series {
     error_durations: WavefrontHistogram,
 }
 
+impl Series {
+    /// Counts one span of this series.
+    fn count(&self, span: &FinishedSpan, error: bool) {
+        self.invocations.inc();
+        self.total_millis.add(span.duration_micros as f64 / 1000.0);
+        if error {
+            self.errors.inc();
+            self.error_durations.record(span.duration_micros);
+        } else {
+            self.durations.record(span.duration_micros);
+        }
+    }
+}
+
 /// Derives RED metrics from finished spans into a registry.
 pub struct RedMetrics {
     registry: Registry,
@@ -153,21 +157,45 @@ impl RedMetrics {
 
     /// Records one finished span (sampled or not).
     pub fn record(&self, span: &FinishedSpan) {
-        let d = &span.data;
-        // One pass over the tags for what the key needs (the last value of
-        // each, as `SpanData::tag` gives), rather than one pass per tag.
-        let mut found = SpanTags::default();
-        for (k, v) in d.all_tags() {
-            match k {
-                "application" => found.application = Some(v),
-                "service" => found.service = Some(v),
-                "component" => found.component = Some(v),
-                "span.kind" => found.kind = Some(v),
-                "http.status_code" => found.status = Some(v),
-                "error" => found.error |= v == "true",
-                _ => {}
+        let found = SpanTags::of(&span.data);
+        self.count(self.series_of(&found, span).as_deref(), span, found.error);
+    }
+
+    /// Records a batch of finished spans: spans whose tags share their
+    /// texts (those of one route and status) find their series once.
+    pub fn record_all(&self, spans: &[FinishedSpan]) {
+        if !self.extra_keys.is_empty() {
+            spans.iter().for_each(|span| self.record(span));
+            return;
+        }
+        // By the texts' addresses: the spans stay alive and unchanged meanwhile.
+        let mut known: HashMap<[(usize, usize); 6], Option<Arc<Series>>, AddressHasher> =
+            HashMap::default();
+        for span in spans {
+            let found = SpanTags::of(&span.data);
+            let ids = found.ids(&span.data.operation);
+            let series = known
+                .entry(ids)
+                .or_insert_with(|| self.series_of(&found, span));
+            self.count(series.as_deref(), span, found.error);
+        }
+    }
+
+    /// Counts `span` in its series, or as refused when it has none.
+    fn count(&self, series: Option<&Series>, span: &FinishedSpan, error: bool) {
+        match series {
+            Some(series) => series.count(span, error),
+            None => {
+                self.refused
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
         }
+    }
+
+    /// The series of a span with these tags, made at its first span;
+    /// `None` past [`MAX_RED_SERIES`] tag sets.
+    fn series_of(&self, found: &SpanTags<'_>, span: &FinishedSpan) -> Option<Arc<Series>> {
+        let d = &span.data;
         let key = Key {
             application: found.application.unwrap_or(self.app.application()),
             service: found.service.unwrap_or(self.app.service()),
@@ -181,27 +209,14 @@ impl RedMetrics {
                 .filter_map(|k| d.tag(k).map(|v| (k.as_str(), v)))
                 .collect(),
         };
-        let hash = key.hash();
-        let Ok(series) = self.series.get_or_insert(
-            hash,
-            |s| key.matches(s),
-            || self.create(&key, d),
-            MAX_RED_SERIES,
-        ) else {
-            self.refused
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            return;
-        };
-        series.invocations.inc();
-        series
-            .total_millis
-            .add(span.duration_micros as f64 / 1000.0);
-        if found.error {
-            series.errors.inc();
-            series.error_durations.record(span.duration_micros);
-        } else {
-            series.durations.record(span.duration_micros);
-        }
+        self.series
+            .get_or_insert(
+                key.hash(),
+                |s| key.matches(s),
+                || self.create(&key, d),
+                MAX_RED_SERIES,
+            )
+            .ok()
     }
 
     fn create(&self, key: &Key<'_>, span: &crate::trace::SpanData) -> Series {
@@ -302,12 +317,46 @@ struct SpanTags<'a> {
     error: bool,
 }
 
+impl<'a> SpanTags<'a> {
+    /// One pass over the tags for what the key needs (the last value of
+    /// each, as `SpanData::tag` gives), rather than one pass per tag.
+    fn of(d: &'a crate::trace::SpanData) -> Self {
+        let mut found = SpanTags::default();
+        for (k, v) in d.all_tags() {
+            match k {
+                "application" => found.application = Some(v),
+                "service" => found.service = Some(v),
+                "component" => found.component = Some(v),
+                "span.kind" => found.kind = Some(v),
+                "http.status_code" => found.status = Some(v),
+                "error" => found.error |= v == "true",
+                _ => {}
+            }
+        }
+        found
+    }
+
+    /// The texts of the key (with the operation's) by address and length:
+    /// spans alive together with the same ids have the same key. `error`
+    /// is not part of the key.
+    fn ids(&self, operation: &str) -> [(usize, usize); 6] {
+        let id = |s: Option<&str>| s.map_or((0, 0), |s| (s.as_ptr() as usize, s.len()));
+        [
+            id(Some(operation)),
+            id(self.application),
+            id(self.service),
+            id(self.component),
+            id(self.kind),
+            id(self.status),
+        ]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::registry::{Entry, Metric};
-    use crate::trace::Tracer;
-    use std::sync::Arc;
+    use crate::trace::{Text, Tracer};
 
     fn setup(extra: &[&str]) -> (Registry, RedMetrics, Tracer) {
         let app = ApplicationTags::builder("Ordering", "styling")
@@ -340,6 +389,62 @@ mod tests {
                 }
             })
             .sum()
+    }
+
+    #[test]
+    fn a_batch_counts_as_its_spans_one_by_one() {
+        let (one_by_one, red, tracer) = setup(&[]);
+        let (batched, red_batched, _) = setup(&[]);
+        // Operations and statuses from shared texts (as a route's), and from
+        // texts of their own that are equal (a handler's `String` tags).
+        let statuses: [Text; 4] = [
+            "200".into(),
+            "502".into(),
+            String::from("200").into(),
+            "404".into(),
+        ];
+        for i in 0..40 {
+            let span = tracer
+                .span(if i % 3 == 0 {
+                    Text::from("checkout")
+                } else {
+                    Text::from(String::from("make_shirts"))
+                })
+                .tag("component", "axum")
+                .tag("span.kind", "server")
+                .start();
+            span.set_tag("http.status_code", statuses[i % 4].clone());
+            if i % 4 == 1 {
+                span.set_error();
+            }
+            span.finish();
+        }
+        let spans = tracer.take_finished();
+        for span in &spans {
+            red.record(span);
+        }
+        red_batched.record_all(&spans);
+        let values = |registry: &Registry| -> Vec<(String, String)> {
+            let mut values: Vec<(String, String)> = registry
+                .entries()
+                .iter()
+                .map(|e| {
+                    let value = match e.metric() {
+                        Metric::DeltaCounter(d) => format!("{:.3}", d.peek()),
+                        Metric::Histogram(h) => {
+                            format!("{}", h.take_all().iter().map(|d| d.count()).sum::<u64>())
+                        }
+                        _ => String::new(),
+                    };
+                    (format!("{} {:?}", e.name(), e.tags()), value)
+                })
+                .collect();
+            values.sort();
+            values
+        };
+        let want = values(&one_by_one);
+        assert!(want.len() > 10, "{want:?}");
+        assert_eq!(values(&batched), want);
     }
 
     #[test]

@@ -599,9 +599,7 @@ impl State {
             return;
         }
         if let Some(red) = &self.red {
-            for span in &finished {
-                red.record(span);
-            }
+            red.record_all(&finished);
             // Unsampled spans were queued for the RED metrics only.
             finished.retain(|span| span.sampled);
         }

@@ -105,8 +105,11 @@ impl WavefrontExporter {
     /// [`export_spans`](Exporter::export_spans) sends them.
     #[must_use]
     pub fn encode_spans(origin: Origin<'_>, spans: &[FinishedSpan]) -> EncodedLines {
+        /// A request's span line is about this long (14 tags).
+        const SPAN_LINE: usize = 512;
         let mut out = EncodedLines::default();
-        let mut line = String::new();
+        out.batches[DataKind::Spans.index()].reserve(spans.len() * SPAN_LINE);
+        let mut line = String::with_capacity(SPAN_LINE);
         let mut shared = SharedTags::default();
         // The spans of `spans` stay alive and unchanged meanwhile.
         let mut cache = TagCache::default();

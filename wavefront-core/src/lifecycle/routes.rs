@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use crate::cow_map::CowMap;
+use crate::cow_map::{hash_parts, CowMap};
 use crate::histogram::{HttpRequestDuration, WavefrontHistogram};
 use crate::metric::{Counter, DeltaCounter, Gauge};
 use crate::naming::{Endpoint, Level, Naming, RouteTemplate, Series, UNMATCHED_ROUTE};
@@ -14,18 +14,9 @@ use crate::registry::Registry;
 use crate::tags::ApplicationTags;
 use crate::trace::Text;
 
-/// FNV-1a over the parts, with a separator: route templates, methods and
-/// handler names come from the application's code, not from clients, so a
-/// fast unkeyed hash is safe here.
-fn hash(parts: &[&str]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for part in parts {
-        for &b in part.as_bytes().iter().chain(&[0xff]) {
-            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-    h
-}
+// Keys are hashed with `hash_parts`, fast and unkeyed: route templates,
+// methods and handler names come from the application's code, not from
+// clients.
 
 /// The route requests on routes past the cap are recorded under.
 pub(crate) const OVERFLOW_ROUTE: &str = "overflow";
@@ -139,7 +130,7 @@ impl Routes {
         fallback: impl FnOnce() -> String,
         limit: usize,
     ) -> Option<Arc<RouteEntry>> {
-        let hash = hash(&[key, method]);
+        let hash = hash_parts([key, method]);
         self.routes
             .get_or_insert(
                 hash,
@@ -176,8 +167,11 @@ impl Routes {
     /// bounded, so these are too. A NUL prefix keeps their keys apart from
     /// any real template.
     fn fixed(&self, name: &'static str, method: &'static str) -> Arc<RouteEntry> {
-        let key = format!("\u{0}{name}");
-        match self.entry(&key, name, method, || name.to_owned(), usize::MAX) {
+        let key = match name {
+            UNMATCHED_ROUTE => "\u{0}unmatched",
+            _ => "\u{0}overflow",
+        };
+        match self.entry(key, name, method, || name.to_owned(), usize::MAX) {
             Some(entry) => entry,
             // Unreachable (no limit); a fresh, unshared entry still records correctly.
             None => Arc::new(RouteEntry {
@@ -231,7 +225,7 @@ pub(crate) struct RouteEntry {
 impl RouteEntry {
     /// The handles of handler `name` on this route.
     pub(crate) fn func(&self, name: &str) -> Arc<FuncHandles> {
-        let hash = hash(&[name]);
+        let hash = hash_parts([name]);
         let make = || {
             let endpoint = Endpoint {
                 route: &self.route,

@@ -122,6 +122,12 @@ impl LineBatch {
         Self::default()
     }
 
+    /// Makes room for `bytes` more, so that a batch encoded at once grows
+    /// its buffer once.
+    pub(crate) fn reserve(&mut self, bytes: usize) {
+        self.text.reserve(bytes);
+    }
+
     /// Runs an encoder on the batch's buffer and counts the line it wrote
     /// (an encoder that writes nothing, such as a delta of zero, adds none).
     pub fn push_with<T>(

@@ -440,6 +440,11 @@ fn peer_closed(stream: &TcpStream) -> bool {
 }
 
 impl Transport for TcpTransport {
+    /// A TCP stream writes each batch as it came: merging would only copy.
+    fn merges_batches(&self) -> bool {
+        false
+    }
+
     fn deliver(
         &mut self,
         kind: DataKind,

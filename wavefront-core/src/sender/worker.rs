@@ -71,6 +71,12 @@ pub(crate) trait Transport<B: Batch = LineBatch>: Send + 'static {
     fn max_batch(&self) -> usize {
         10_000
     }
+    /// Whether queued batches are merged up to [`max_batch`](Self::max_batch)
+    /// lines for one delivery (one request each); a stream takes them as
+    /// they are, without the copy.
+    fn merges_batches(&self) -> bool {
+        true
+    }
     /// Whether `kind` is still accepted (direct ingestion stops a kind after
     /// 401/403).
     fn accepts(&self, _kind: DataKind) -> bool {
@@ -374,10 +380,14 @@ fn deliver_kind<B: Batch>(
 ) -> Option<Duration> {
     let queue = &shared.queues[kind.index()];
     let stats = shared.stats.kind(kind);
-    while let Some(batch) = pending
-        .take()
-        .or_else(|| queue.pop_up_to(transport.max_batch()))
-    {
+    let next = |transport: &mut _| {
+        if Transport::<B>::merges_batches(transport) {
+            queue.pop_up_to(Transport::<B>::max_batch(transport))
+        } else {
+            queue.pop()
+        }
+    };
+    while let Some(batch) = pending.take().or_else(|| next(transport)) {
         if !transport.accepts(kind) {
             stats.add_dropped(batch.len() as u64);
             queue.done(&batch, stats);

@@ -824,7 +824,7 @@ impl Tracer {
     /// Takes every finished span waiting to be sent (the reporter does this).
     #[must_use]
     pub(crate) fn take_finished(&self) -> Vec<FinishedSpan> {
-        let mut spans = Vec::new();
+        let mut spans = Vec::with_capacity(self.0.queue.len());
         while let Some(span) = self.0.queue.pop() {
             self.0.queued.fetch_sub(1, Ordering::AcqRel);
             spans.push(span);

@@ -6,6 +6,7 @@ use super::{
     atomically, push_timestamp, push_u64, write_source, write_tag, Tag, WireError,
     MAX_SPAN_NAME_LEN, MAX_SPAN_TAGS,
 };
+use crate::cow_map::AddressHasher;
 use crate::id::{SpanId, TraceId};
 use crate::sanitize;
 
@@ -112,6 +113,8 @@ pub struct EncodedSpanTags {
     text: String,
     /// Each tag's range in `text`.
     ranges: Vec<(usize, usize)>,
+    /// The tags' [`fingerprint`]s.
+    fingerprints: u64,
 }
 
 impl EncodedSpanTags {
@@ -135,7 +138,11 @@ impl EncodedSpanTags {
             });
         }
         let ranges = written.ranges[..written.len].to_vec();
-        Ok(EncodedSpanTags { text, ranges })
+        Ok(EncodedSpanTags {
+            text,
+            ranges,
+            fingerprints: written.fingerprints,
+        })
     }
 }
 
@@ -160,8 +167,17 @@ pub(crate) fn write_span_cached<T: Tag>(
     mut cache: Option<CachedTags<'_, T>>,
 ) -> Result<(), WireError> {
     atomically(out, |out| {
-        write_operation(out, span.operation)?;
-        write_source(out, span.source)?;
+        let prefix = match &mut cache {
+            Some((_, cache)) => cache.prefix(span.operation, span.source),
+            None => None,
+        };
+        match prefix {
+            Some(prefix) => out.push_str(prefix),
+            None => {
+                write_operation(out, span.operation)?;
+                write_source(out, span.source)?;
+            }
+        }
         out.push_str(" traceId=");
         span.trace_id.write_to(out);
         out.push_str(" spanId=");
@@ -243,6 +259,19 @@ struct WrittenTags {
     tags_start: usize,
     /// Tags written (duplicates are not).
     count: usize,
+    /// The [`fingerprint`]s of the tags written: a tag whose bit is clear
+    /// was not written before, and needs no comparison.
+    fingerprints: u64,
+}
+
+/// One of 64 bits, the same for tags written alike, from the tag's length
+/// and three of its bytes.
+fn fingerprint(tag: &[u8]) -> u64 {
+    let byte = |at: usize| u64::from(tag.get(at).copied().unwrap_or(0));
+    let len = tag.len();
+    let h =
+        (len as u64) ^ (byte(2) << 8) ^ (byte(len / 2) << 16) ^ (byte(len.saturating_sub(2)) << 24);
+    1 << (h.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58)
 }
 
 impl WrittenTags {
@@ -255,6 +284,7 @@ impl WrittenTags {
             self.len += 1;
         }
         self.count += encoded.ranges.len();
+        self.fingerprints |= encoded.fingerprints;
     }
 
     fn new(tags_start: usize) -> Self {
@@ -263,6 +293,7 @@ impl WrittenTags {
             len: 0,
             tags_start,
             count: 0,
+            fingerprints: 0,
         }
     }
 
@@ -285,7 +316,10 @@ impl WrittenTags {
     /// written before.
     fn keep_unless_seen(&mut self, out: &mut String, start: usize) {
         let tag = &out[start..];
-        let seen = if self.len < self.ranges.len() {
+        let bit = fingerprint(tag.as_bytes());
+        let seen = if self.fingerprints & bit == 0 {
+            false
+        } else if self.len < self.ranges.len() {
             self.ranges[..self.len]
                 .iter()
                 .any(|&(a, b)| out[a..b] == *tag)
@@ -302,6 +336,7 @@ impl WrittenTags {
             return;
         }
         self.count += 1;
+        self.fingerprints |= bit;
         if self.len < self.ranges.len() {
             self.ranges[self.len] = (start, out.len());
             self.len += 1;
@@ -319,22 +354,38 @@ impl WrittenTags {
 #[derive(Default)]
 pub(crate) struct TagCache {
     /// Each tag's place in `text`, or `None` if it cannot be written as is.
-    places: std::collections::HashMap<TextIds, Option<(usize, usize)>, Addresses>,
+    places: std::collections::HashMap<TextIds, Option<(usize, usize)>, AddressHasher>,
+    /// The same for an operation and a source.
+    prefixes: std::collections::HashMap<TextIds, Option<(usize, usize)>, AddressHasher>,
     text: String,
 }
 
 impl TagCache {
+    /// `"op" source="src"`, as [`write_span`] writes them, or `None` when
+    /// either is refused (the caller then writes them, for the error).
+    fn prefix(&mut self, operation: &str, source: &str) -> Option<&str> {
+        let text = &mut self.text;
+        let place = *self
+            .prefixes
+            .entry(ids(operation, source))
+            .or_insert_with(|| {
+                let start = text.len();
+                match write_operation(text, operation).and_then(|()| write_source(text, source)) {
+                    Ok(()) => Some((start, text.len())),
+                    Err(_) => {
+                        text.truncate(start);
+                        None
+                    }
+                }
+            });
+        place.map(|(start, end)| &self.text[start..end])
+    }
+
     /// ` "k"="v"`, as [`write_span`] writes it, or `None` when the tag is
     /// refused (the caller then writes it, for the error).
     fn encoded(&mut self, key: &str, value: &str) -> Option<&str> {
-        let id = (
-            key.as_ptr() as usize,
-            key.len(),
-            value.as_ptr() as usize,
-            value.len(),
-        );
         let text = &mut self.text;
-        let place = *self.places.entry(id).or_insert_with(|| {
+        let place = *self.places.entry(ids(key, value)).or_insert_with(|| {
             if is_reserved(key) {
                 return None;
             }
@@ -351,40 +402,11 @@ impl TagCache {
     }
 }
 
-/// A tag's key and value, by address and length.
+/// Two texts (a tag's key and value), by address and length.
 type TextIds = (usize, usize, usize, usize);
 
-/// Hashes the addresses and lengths of [`TagCache`]'s keys: one multiply
-/// per word (FxHash's), as they need no protection from collisions.
-#[derive(Default, Clone, Copy)]
-struct Addresses(u64);
-
-impl std::hash::Hasher for Addresses {
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(u64::from(b));
-        }
-    }
-
-    fn write_u64(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
-    }
-
-    fn write_usize(&mut self, word: usize) {
-        self.write_u64(word as u64);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-impl std::hash::BuildHasher for Addresses {
-    type Hasher = Addresses;
-
-    fn build_hasher(&self) -> Addresses {
-        Addresses(0)
-    }
+fn ids(a: &str, b: &str) -> TextIds {
+    (a.as_ptr() as usize, a.len(), b.as_ptr() as usize, b.len())
 }
 
 /// One span log: a time and a set of fields (an event, a message, …).
@@ -453,58 +475,107 @@ pub fn write_span_logs(
 /// `json.dumps` does by default.
 fn push_json_string(out: &mut String, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    /// Bytes written as they are: printable ASCII other than `"` and `\`.
-    const PLAIN: [bool; 256] = {
-        let mut plain = [false; 256];
+    /// What each byte becomes: 0 as it is (printable ASCII other than `"`
+    /// and `\\`), the letter of a two-character escape, or 1 for `\\u`.
+    const ESCAPE: [u8; 256] = {
+        let mut escape = [1u8; 256];
         let mut b = b' ';
         while b <= b'~' {
-            plain[b as usize] = b != b'"' && b != b'\\';
+            escape[b as usize] = 0;
             b += 1;
         }
-        plain
+        escape[b'"' as usize] = b'"';
+        escape[b'\\' as usize] = b'\\';
+        escape[b'\n' as usize] = b'n';
+        escape[b'\r' as usize] = b'r';
+        escape[b'\t' as usize] = b't';
+        escape[0x08] = b'b';
+        escape[0x0c] = b'f';
+        escape
     };
-    // A span line has a quote every few bytes: most escapes are two bytes.
+    // Escaped into a buffer on the stack eight bytes at a time while they
+    // need no escape, and pushed a few hundred bytes at a time: a span line
+    // has a quote every few bytes.
+    let mut buf = [0u8; 256];
+    let mut len = 0;
+    let bytes = s.as_bytes();
+    let mut at = 0;
     out.reserve(s.len() + s.len() / 4 + 2);
     out.push('"');
-    // Runs of plain bytes go in whole; every other character is escaped as
-    // Python's `json.dumps` does.
-    let bytes = s.as_bytes();
-    let (mut run, mut at) = (0, 0);
     while at < bytes.len() {
-        let b = bytes[at];
-        if PLAIN[usize::from(b)] {
-            at += 1;
-            continue;
+        if len + 20 > buf.len() {
+            push_ascii(out, &buf[..len]);
+            len = 0;
         }
-        out.push_str(&s[run..at]);
-        let escape = match b {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            b'\t' => "\\t",
-            0x08 => "\\b",
-            0x0c => "\\f",
-            _ => "",
-        };
-        if escape.is_empty() {
-            let c = s[at..].chars().next().unwrap_or('\u{fffd}');
-            let mut units = [0u16; 2];
-            for unit in c.encode_utf16(&mut units) {
-                out.push_str("\\u");
-                for shift in [12, 8, 4, 0] {
-                    out.push(char::from(HEX[usize::from((*unit >> shift) & 0xf)]));
-                }
+        if let Some(chunk) = bytes.get(at..at + 8) {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            // Written whole; only the bytes before one to escape count.
+            if let Some(to) = buf.get_mut(len..len + 8) {
+                to.copy_from_slice(&word);
             }
-            at += c.len_utf8();
-        } else {
-            out.push_str(escape);
-            at += 1;
+            let escapes = needs_escape(u64::from_le_bytes(word));
+            if escapes == 0 {
+                len += 8;
+                at += 8;
+                continue;
+            }
+            // Up to the first byte to escape, which is ASCII or starts a
+            // character (every byte before it is plain ASCII).
+            let plain = (escapes.trailing_zeros() / 8) as usize;
+            len += plain;
+            at += plain;
         }
-        run = at;
+        let b = bytes[at];
+        match ESCAPE[usize::from(b)] {
+            0 => {
+                buf[len] = b;
+                len += 1;
+                at += 1;
+            }
+            1 => {
+                let c = s.get(at..).and_then(|rest| rest.chars().next());
+                let c = c.unwrap_or('\u{fffd}');
+                let mut units = [0u16; 2];
+                for unit in c.encode_utf16(&mut units) {
+                    buf[len] = b'\\';
+                    buf[len + 1] = b'u';
+                    for (i, shift) in [12, 8, 4, 0].into_iter().enumerate() {
+                        buf[len + 2 + i] = HEX[usize::from((*unit >> shift) & 0xf)];
+                    }
+                    len += 6;
+                }
+                at += c.len_utf8();
+            }
+            letter => {
+                buf[len] = b'\\';
+                buf[len + 1] = letter;
+                len += 2;
+                at += 1;
+            }
+        }
     }
-    out.push_str(&s[run..]);
+    push_ascii(out, &buf[..len]);
     out.push('"');
+}
+
+/// The bytes of `word` (little-endian) that JSON escapes: `"`, `\\`,
+/// controls, DEL and non-ASCII. The lowest flagged byte is exact; bytes
+/// above it may be flagged wrongly, so only it is used.
+fn needs_escape(word: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+    (word & HIGH)
+        | zero(word ^ (ONES * 0x22))
+        | zero(word ^ (ONES * 0x5c))
+        | zero(word ^ (ONES * 0x7f))
+        | (word.wrapping_sub(ONES * 0x20) & !word & HIGH)
+}
+
+/// Appends bytes known to be ASCII.
+fn push_ascii(out: &mut String, ascii: &[u8]) {
+    out.push_str(std::str::from_utf8(ascii).unwrap_or_default());
 }
 
 #[cfg(test)]
@@ -514,8 +585,8 @@ mod tests {
     #[test]
     fn cached_tags_give_the_same_lines() {
         let base = EncodedSpanTags::new(&[("application", "Ordering"), ("k", "v")]).unwrap();
-        let line = |tags| SpanLine {
-            operation: "op",
+        let line = |(operation, tags)| SpanLine {
+            operation,
             source: "host-1",
             trace_id: crate::id::TraceId::from_u128(1),
             span_id: crate::id::SpanId::from_u128(2),
@@ -527,36 +598,87 @@ mod tests {
             has_logs: false,
         };
         // Repeats, a pair equal to a base tag, sanitised keys that collide, a
-        // blank value, a reserved key, and one the cache is not asked for.
-        let spans: [&[(&str, &str)]; 5] = [
-            &[
-                ("component", "axum"),
-                ("k", "v"),
-                ("a b", "1"),
-                ("a-b", "1"),
-            ],
-            &[
-                ("component", "axum"),
-                ("component", "axum"),
-                ("x", "\"q\"\n"),
-            ],
-            &[("component", "axum"), ("blank", " ")],
-            &[("traceId", "1"), ("component", "axum")],
-            &[("uncached", "1"), ("component", "axum")],
+        // blank value, a reserved key, one the cache is not asked for; an
+        // operation with a `*`, and a blank one.
+        let spans: [(&str, &[(&str, &str)]); 7] = [
+            (
+                "op",
+                &[
+                    ("component", "axum"),
+                    ("k", "v"),
+                    ("a b", "1"),
+                    ("a-b", "1"),
+                ],
+            ),
+            (
+                "op",
+                &[
+                    ("component", "axum"),
+                    ("component", "axum"),
+                    ("x", "\"q\"\n"),
+                ],
+            ),
+            ("op", &[("component", "axum"), ("blank", " ")]),
+            ("op", &[("traceId", "1"), ("component", "axum")]),
+            ("op", &[("uncached", "1"), ("component", "axum")]),
+            ("a*b", &[("component", "axum")]),
+            (" ", &[("component", "axum")]),
         ];
         let mut cache = TagCache::default();
         let cacheable: fn(&(&str, &str)) -> bool = |(k, _)| *k != "uncached";
-        for tags in spans {
+        for span in spans {
             let (mut plain, mut cached) = (String::new(), String::new());
-            let expected = write_span_after(&mut plain, &base, &line(tags));
-            let got = write_span_cached(
-                &mut cached,
-                &base,
-                &line(tags),
-                Some((cacheable, &mut cache)),
-            );
-            assert_eq!(got, expected, "{tags:?}");
-            assert_eq!(cached, plain, "{tags:?}");
+            let expected = write_span_after(&mut plain, &base, &line(span));
+            let cache = Some((cacheable, &mut cache));
+            let got = write_span_cached(&mut cached, &base, &line(span), cache);
+            assert_eq!(got, expected, "{span:?}");
+            assert_eq!(cached, plain, "{span:?}");
+        }
+    }
+
+    /// `json.dumps` of `s`, character by character.
+    fn json_reference(s: &str) -> String {
+        let mut out = String::from('"');
+        for c in s.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                '\u{8}' => out.push_str("\\b"),
+                '\u{c}' => out.push_str("\\f"),
+                ' '..='~' => out.push(c),
+                c => {
+                    let mut units = [0u16; 2];
+                    for unit in c.encode_utf16(&mut units) {
+                        out.push_str(&format!("\\u{unit:04x}"));
+                    }
+                }
+            }
+        }
+        out.push('"');
+        out
+    }
+
+    #[test]
+    fn json_strings_match_json_dumps_at_every_length_and_offset() {
+        let alphabet: Vec<char> = "ab \"\\\n\r\t\u{8}\u{c}\u{1}\u{1f}\u{7f}~é€😀"
+            .chars()
+            .collect();
+        let mut seed: u64 = 7;
+        for len in 0..600 {
+            let text: String = (0..len)
+                .map(|_| {
+                    seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                    // Mostly plain letters, as in a span line.
+                    let pick = (seed >> 33) as usize % (alphabet.len() * 3);
+                    alphabet.get(pick).copied().unwrap_or('x')
+                })
+                .collect();
+            let mut got = String::new();
+            push_json_string(&mut got, &text);
+            assert_eq!(got, json_reference(&text), "{text:?}");
         }
     }
 
