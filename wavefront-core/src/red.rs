@@ -323,13 +323,15 @@ impl<'a> SpanTags<'a> {
     fn of(d: &'a crate::trace::SpanData) -> Self {
         let mut found = SpanTags::default();
         for (k, v) in d.all_tags() {
-            match k {
-                "application" => found.application = Some(v),
-                "service" => found.service = Some(v),
-                "component" => found.component = Some(v),
-                "span.kind" => found.kind = Some(v),
-                "http.status_code" => found.status = Some(v),
-                "error" => found.error |= v == "true",
+            // Most keys are none of these: their length and first byte
+            // tell so before any comparison.
+            match (k.len(), k.as_bytes().first()) {
+                (11, Some(b'a')) if k == "application" => found.application = Some(v),
+                (7, Some(b's')) if k == "service" => found.service = Some(v),
+                (9, Some(b'c')) if k == "component" => found.component = Some(v),
+                (9, Some(b's')) if k == "span.kind" => found.kind = Some(v),
+                (16, Some(b'h')) if k == "http.status_code" => found.status = Some(v),
+                (5, Some(b'e')) if k == "error" => found.error |= v == "true",
                 _ => {}
             }
         }
