@@ -322,7 +322,7 @@ impl<'a> SpanTags<'a> {
     /// each, as `SpanData::tag` gives), rather than one pass per tag.
     fn of(d: &'a crate::trace::SpanData) -> Self {
         let mut found = SpanTags::default();
-        for (k, v) in d.all_tags() {
+        d.for_each_tag(|k, v| {
             // Most keys are none of these: their length and first byte
             // tell so before any comparison.
             match (k.len(), k.as_bytes().first()) {
@@ -334,7 +334,7 @@ impl<'a> SpanTags<'a> {
                 (5, Some(b'e')) if k == "error" => found.error |= v == "true",
                 _ => {}
             }
-        }
+        });
         found
     }
 

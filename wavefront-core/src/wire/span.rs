@@ -192,10 +192,10 @@ pub(crate) fn write_span_cached<T: Tag>(
         }
         let mut written = WrittenTags::new(out.len());
         written.add_encoded(out, base);
-        for tag in span.tags {
+        for (at, tag) in span.tags.iter().enumerate() {
             if let Some((cacheable, cache)) = &mut cache {
                 if cacheable(tag) {
-                    if let Some(encoded) = cache.encoded(tag.key(), tag.value()) {
+                    if let Some(encoded) = cache.encoded(at, tag.key(), tag.value()) {
                         written.push_encoded(out, encoded);
                         continue;
                     }
@@ -357,6 +357,10 @@ pub(crate) struct TagCache {
     places: std::collections::HashMap<TextIds, Option<(usize, usize)>, AddressHasher>,
     /// The same for an operation and a source.
     prefixes: std::collections::HashMap<TextIds, Option<(usize, usize)>, AddressHasher>,
+    /// The tag found last at each place in a span's tags, and its place.
+    last_at: Vec<(TextIds, Option<(usize, usize)>)>,
+    /// The same for the prefix.
+    last_prefix: Option<(TextIds, Option<(usize, usize)>)>,
     text: String,
 }
 
@@ -364,28 +368,38 @@ impl TagCache {
     /// `"op" source="src"`, as [`write_span`] writes them, or `None` when
     /// either is refused (the caller then writes them, for the error).
     fn prefix(&mut self, operation: &str, source: &str) -> Option<&str> {
+        let id = ids(operation, source);
+        if let Some((_, place)) = self.last_prefix.filter(|(last, _)| *last == id) {
+            return place.map(|(start, end)| &self.text[start..end]);
+        }
         let text = &mut self.text;
-        let place = *self
-            .prefixes
-            .entry(ids(operation, source))
-            .or_insert_with(|| {
-                let start = text.len();
-                match write_operation(text, operation).and_then(|()| write_source(text, source)) {
-                    Ok(()) => Some((start, text.len())),
-                    Err(_) => {
-                        text.truncate(start);
-                        None
-                    }
+        let place = *self.prefixes.entry(id).or_insert_with(|| {
+            let start = text.len();
+            match write_operation(text, operation).and_then(|()| write_source(text, source)) {
+                Ok(()) => Some((start, text.len())),
+                Err(_) => {
+                    text.truncate(start);
+                    None
                 }
-            });
+            }
+        });
+        self.last_prefix = Some((id, place));
         place.map(|(start, end)| &self.text[start..end])
     }
 
     /// ` "k"="v"`, as [`write_span`] writes it, or `None` when the tag is
     /// refused (the caller then writes it, for the error).
-    fn encoded(&mut self, key: &str, value: &str) -> Option<&str> {
+    /// `at` is the tag's place among the span's: the same tags of one
+    /// route's spans are found there again without a lookup.
+    fn encoded(&mut self, at: usize, key: &str, value: &str) -> Option<&str> {
+        let id = ids(key, value);
+        if let Some(&(last, place)) = self.last_at.get(at) {
+            if last == id {
+                return place.map(|(start, end)| &self.text[start..end]);
+            }
+        }
         let text = &mut self.text;
-        let place = *self.places.entry(ids(key, value)).or_insert_with(|| {
+        let place = *self.places.entry(id).or_insert_with(|| {
             if is_reserved(key) {
                 return None;
             }
@@ -398,6 +412,10 @@ impl TagCache {
                 }
             }
         });
+        if self.last_at.len() <= at {
+            self.last_at.resize(at + 1, ((0, 0, 0, 0), None));
+        }
+        self.last_at[at] = (id, place);
         place.map(|(start, end)| &self.text[start..end])
     }
 }
