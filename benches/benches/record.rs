@@ -143,7 +143,9 @@ fn cpu_clock(c: &mut Criterion) {
 }
 
 /// RED metrics from a finished server span of the Shirts app (its series
-/// already exist), as the reporter derives them for every span.
+/// already exist), as the reporter derives them for every span: one span
+/// (`red/record`), and a batch of 128 (`red/record_all_128`, per span in
+/// its throughput).
 fn red_metrics(c: &mut Criterion) {
     let app = ApplicationTags::builder("Ordering", "styling")
         .cluster("us-west-1")
@@ -171,6 +173,15 @@ fn red_metrics(c: &mut Criterion) {
     let red = RedMetrics::new(Registry::new(), app, Vec::new());
     red.record(&span);
     c.bench_function("red/record", |b| b.iter(|| red.record(black_box(&span))));
+    // A batch as the reporter takes it (128 spans of one route, sharing
+    // their tags' texts): per span, the series are found once a batch.
+    let batch: Vec<FinishedSpan> = (0..128).map(|_| span.clone()).collect();
+    let mut group = c.benchmark_group("red");
+    group.throughput(criterion::Throughput::Elements(batch.len() as u64));
+    group.bench_function("record_all_128", |b| {
+        b.iter(|| red.record_all(black_box(&batch)))
+    });
+    group.finish();
 }
 
 criterion_group!(benches, record, cpu_clock, red_metrics, report_cycle);

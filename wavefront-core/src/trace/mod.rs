@@ -445,9 +445,11 @@ struct TracerInner {
 
 /// Spans that make a batch: the reporter is woken to send them at once
 /// rather than at its next one-second tick. Small, so that encoding a batch
-/// holds a core for tens of microseconds, not hundreds: with 1,000, a busy
-/// single-core server's p99 latency doubled (README, loopback benchmark).
-pub const SPAN_BATCH: usize = 128;
+/// holds a core for tens of microseconds, not hundreds (about 0.3 µs a span
+/// with its RED metrics): with 1,000, a busy single-core server's p99
+/// latency doubled (README, loopback benchmark), while a wake-up costs far
+/// less than the batch's encoding.
+pub const SPAN_BATCH: usize = 64;
 
 thread_local! {
     /// The span of the request being polled on this thread.
