@@ -4,9 +4,6 @@
 //!
 //! Run: `cargo bench -p wavefront-benches --bench axum`.
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use axum::body::Body;
 use axum::extract::Path;
 use axum::http::Request;
@@ -15,10 +12,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 use wavefront_axum::WavefrontLayer;
-use wavefront_core::registry::Registry;
-use wavefront_core::reporter::Reporter;
-use wavefront_core::sender::ConsoleSender;
-use wavefront_core::ApplicationTags;
+use wavefront_testkit::measure::reporter_to_nowhere;
 
 async fn make_shirts(Path(id): Path<String>) -> String {
     format!("Shirts {id} made.")
@@ -29,16 +23,7 @@ fn overhead(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
-    let tags = ApplicationTags::builder("Ordering", "styling")
-        .build()
-        .unwrap();
-    let reporter = Reporter::builder(
-        Registry::new(),
-        Arc::new(ConsoleSender::to_writer(std::io::sink())),
-        tags,
-    )
-    .interval(Duration::from_secs(3600))
-    .start();
+    let reporter = reporter_to_nowhere();
     let bare: Router = Router::new().route("/style/{id}/make", axum::routing::get(make_shirts));
     let with_cpu = Router::new()
         .route(

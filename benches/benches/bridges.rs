@@ -4,28 +4,13 @@
 //!
 //! Run: `cargo bench -p wavefront-benches --bench bridges`.
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use criterion::{criterion_group, criterion_main, Criterion};
 use tracing_subscriber::layer::SubscriberExt;
-use wavefront_core::registry::Registry;
-use wavefront_core::reporter::Reporter;
-use wavefront_core::sender::ConsoleSender;
-use wavefront_core::ApplicationTags;
+use wavefront_testkit::measure::reporter_to_nowhere;
 use wavefront_tracing::WavefrontTracingLayer;
 
 fn outside_requests(c: &mut Criterion) {
-    let tags = ApplicationTags::builder("Ordering", "styling")
-        .build()
-        .unwrap();
-    let reporter = Reporter::builder(
-        Registry::new(),
-        Arc::new(ConsoleSender::to_writer(std::io::sink())),
-        tags,
-    )
-    .interval(Duration::from_secs(3600))
-    .start();
+    let reporter = reporter_to_nowhere();
     let mut group = c.benchmark_group("tracing_span_outside_requests");
     let bare = tracing_subscriber::registry();
     tracing::subscriber::with_default(bare, || {

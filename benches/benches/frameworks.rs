@@ -6,37 +6,18 @@
 //!
 //! Run: `cargo bench -p wavefront-benches --bench frameworks`.
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use criterion::{criterion_group, criterion_main, Criterion};
 use http_body_util::{BodyExt, Empty};
 use tower::{Layer, ServiceExt};
 use warp::Filter;
-use wavefront_core::registry::Registry;
-use wavefront_core::reporter::Reporter;
-use wavefront_core::sender::ConsoleSender;
-use wavefront_core::ApplicationTags;
-
-fn reporter() -> Reporter {
-    let tags = ApplicationTags::builder("Ordering", "styling")
-        .build()
-        .unwrap();
-    Reporter::builder(
-        Registry::new(),
-        Arc::new(ConsoleSender::to_writer(std::io::sink())),
-        tags,
-    )
-    .interval(Duration::from_secs(3600))
-    .start()
-}
+use wavefront_testkit::measure::reporter_to_nowhere;
 
 fn warp_requests(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    let reporter = reporter();
+    let reporter = reporter_to_nowhere();
     let routes = || {
         warp::path!("style" / String / "make")
             .and(warp::get())
@@ -87,7 +68,7 @@ fn rocket_requests(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
-    let reporter = reporter();
+    let reporter = reporter_to_nowhere();
     let config = rocket::Config {
         log_level: rocket::config::LogLevel::Off,
         ..rocket::Config::debug_default()

@@ -27,6 +27,8 @@ use wavefront_core::trace::{current_span, SpanHandle};
 /// }
 /// # let _: axum::Router = axum::Router::new().route("/checkout", axum::routing::post(checkout));
 /// ```
+// Each adapter has its own (rocket's is a request guard): a framework's
+// extractor trait can be implemented only for a type of the adapter's crate.
 #[derive(Debug, Clone)]
 pub struct CurrentSpan(pub SpanHandle);
 

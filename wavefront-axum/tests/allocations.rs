@@ -3,11 +3,7 @@
 //! the requests allocates, with the layer and with a layer that does nothing
 //! (axum boxes a layered route's service and future per request whatever the
 //! layer), in one process.
-#![allow(unsafe_code)] // a counting global allocator: each call forwards to `System` unchanged
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -17,38 +13,10 @@ use axum::Router;
 use tower::ServiceExt;
 use wavefront_axum::routing::get;
 use wavefront_axum::WavefrontLayer;
-use wavefront_core::registry::Registry;
-use wavefront_core::reporter::Reporter;
-use wavefront_core::sender::ConsoleSender;
-use wavefront_core::ApplicationTags;
-
-/// Counts the allocations of the thread that asks.
-struct Counting;
-
-thread_local! {
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use wavefront_testkit::measure::{allocations, reporter_to_nowhere, CountingAllocator};
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
-
-fn allocations() -> u64 {
-    ALLOCATIONS.with(Cell::get)
-}
+static GLOBAL: CountingAllocator = CountingAllocator;
 
 async fn make_shirts(Path(id): Path<String>) -> String {
     format!("Shirts {id} made.")
@@ -96,16 +64,7 @@ async fn allocations_of(router: &Router, between: impl Fn()) -> u64 {
 
 #[tokio::test(flavor = "current_thread")]
 async fn the_layer_adds_only_axums_box_of_the_body_it_wraps() {
-    let tags = ApplicationTags::builder("Ordering", "styling")
-        .build()
-        .unwrap();
-    let reporter = Reporter::builder(
-        Registry::new(),
-        Arc::new(ConsoleSender::to_writer(std::io::sink())),
-        tags,
-    )
-    .interval(Duration::from_secs(3600))
-    .start();
+    let reporter = reporter_to_nowhere();
     let nothing = tower::layer::util::Identity::new();
     let bare = allocations_of(&app().layer(nothing), || ()).await;
     let layered = app().layer(WavefrontLayer::builder(&reporter).build());

@@ -1,47 +1,15 @@
 //! Heap allocations on the request path, counted by a global allocator on
 //! the thread that serves the requests.
-#![allow(unsafe_code)] // a counting global allocator: each call forwards to `System` unchanged
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::borrow::Cow;
-use std::cell::Cell;
-use std::sync::Arc;
 use std::time::Duration;
 
 use wavefront_core::lifecycle::{Instrumentation, RequestInfo};
-use wavefront_core::registry::Registry;
-use wavefront_core::reporter::Reporter;
-use wavefront_core::sender::ConsoleSender;
 use wavefront_core::trace::Headers;
-use wavefront_core::ApplicationTags;
-
-/// Counts the allocations of the thread that asks.
-struct Counting;
-
-thread_local! {
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use wavefront_testkit::measure::{allocations, reporter_to_nowhere, CountingAllocator};
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
-
-fn allocations() -> u64 {
-    ALLOCATIONS.with(Cell::get)
-}
+static GLOBAL: CountingAllocator = CountingAllocator;
 
 /// A request for `url`, with these headers.
 struct Get {
@@ -103,16 +71,7 @@ const REQUESTS: u64 = 900;
 
 #[test]
 fn a_request_on_a_route_already_seen_allocates_nothing() {
-    let tags = ApplicationTags::builder("Ordering", "styling")
-        .build()
-        .unwrap();
-    let reporter = Reporter::builder(
-        Registry::new(),
-        Arc::new(ConsoleSender::to_writer(std::io::sink())),
-        tags,
-    )
-    .interval(Duration::from_secs(3600))
-    .start();
+    let reporter = reporter_to_nowhere();
     let inst: Instrumentation = reporter.instrumentation("axum").build();
     let show = std::env::var_os("SHOW").is_some();
     let request = |inst: &Instrumentation, i: u64| {

@@ -14,6 +14,8 @@
 //!   protobuf classes (the Python `opentelemetry-proto` package).
 //! * [`viewer`]: a live page (and JSON) of what a receiver got: routes,
 //!   traces, rejected lines and SDK diagnostics.
+//! * [`measure`]: a counting global allocator, and a reporter whose output
+//!   goes nowhere, for benchmarks and allocation tests.
 //!
 //! This crate is for tests and local checks; it is not covered by the SDK's
 //! stability guarantees.
@@ -23,6 +25,7 @@
 pub mod conformance;
 pub mod example;
 pub mod interop;
+pub mod measure;
 pub mod otlp;
 pub mod parse;
 pub mod receiver;
