@@ -681,7 +681,8 @@ mod tests {
 
     #[test]
     fn json_strings_match_json_dumps_at_every_length_and_offset() {
-        let alphabet: Vec<char> = "ab \"\\\n\r\t\u{8}\u{c}\u{1}\u{1f}\u{7f}~é€😀"
+        // With `#`, `]` and `~`, which a word's test flags wrongly above a `"`, a `\\` or a DEL.
+        let alphabet: Vec<char> = "ab \"\\\n\r\t\u{8}\u{c}\u{1}\u{1f}\u{7f}~#]é€😀"
             .chars()
             .collect();
         let mut seed: u64 = 7;
