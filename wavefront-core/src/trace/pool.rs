@@ -37,7 +37,26 @@ fn pool() -> &'static ArrayQueue<Box<SpanData>> {
 }
 
 /// A span's data on the heap, returned to the pool when dropped. It reads
-/// as the [`SpanData`] it holds.
+/// as the [`SpanData`] it holds (a [`FinishedSpan`](super::FinishedSpan)'s
+/// `data`):
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use wavefront_core::trace::{FinishedSpan, Tracer};
+/// use wavefront_core::ApplicationTags;
+///
+/// let seen = Arc::new(Mutex::new(Vec::new()));
+/// let hook = Arc::clone(&seen);
+/// let tracer = Tracer::builder(ApplicationTags::builder("Ordering", "styling").build()?)
+///     .on_finish(Arc::new(move |span: &FinishedSpan| {
+///         let data = &span.data; // a `SpanBox`, read as `SpanData`
+///         hook.lock().unwrap().push((data.operation.to_string(), data.tag("order.id").map(str::to_owned)));
+///     }))
+///     .build();
+/// tracer.span("checkout").tag("order.id", "42").start().finish();
+/// assert_eq!(*seen.lock().unwrap(), [("checkout".to_owned(), Some("42".to_owned()))]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct SpanBox(ManuallyDrop<Box<SpanData>>);
 
 impl SpanBox {
