@@ -10,6 +10,7 @@ use pin_project_lite::pin_project;
 use super::RequestGuard;
 use crate::cpu::thread_time_ns;
 use crate::panics::panic_message;
+use crate::trace::SpanHandle;
 
 pin_project! {
     /// Wraps the future that produces a response. Each poll adds the polling
@@ -25,14 +26,18 @@ pin_project! {
         #[pin]
         inner: F,
         guard: Option<RequestGuard>,
+        // A handle of the request's span, made the thread's current span
+        // for each poll.
+        current: Option<SpanHandle>,
     }
 }
 
 impl<F> Instrumented<F> {
-    pub(super) fn new(inner: F, guard: RequestGuard) -> Self {
+    pub(super) fn new(inner: F, guard: RequestGuard, current: Option<SpanHandle>) -> Self {
         Instrumented {
             inner,
             guard: Some(guard),
+            current,
         }
     }
 }
@@ -62,7 +67,7 @@ impl<F: Future> Future for Instrumented<F> {
         let polled = {
             // Code the handler runs (a `tracing` span, a client call) finds
             // the request's span as the current one.
-            let _current = crate::trace::enter(guard.span());
+            let _current = crate::trace::enter_kept(guard.span(), this.current);
             catch_unwind(AssertUnwindSafe(|| this.inner.poll(cx)))
         };
         if let (Some(start), Some(end)) = (cpu_start, cpu_start.and_then(|_| thread_time_ns())) {

@@ -532,7 +532,18 @@ impl RequestGuard {
     /// Wraps the future that produces the response: CPU time per poll,
     /// routes and handler names announced in the slot, panics.
     pub fn instrument<F>(self, future: F) -> Instrumented<F> {
-        Instrumented::new(future, self)
+        Instrumented::new(future, self, None)
+    }
+
+    /// [`instrument`](Self::instrument), with the handle of the span the
+    /// caller entered already (see [`crate::trace::enter_kept`]).
+    #[cfg(feature = "http")]
+    pub(crate) fn instrument_kept<F>(
+        self,
+        future: F,
+        current: Option<SpanHandle>,
+    ) -> Instrumented<F> {
+        Instrumented::new(future, self, current)
     }
 
     fn finish(&mut self) {

@@ -148,12 +148,13 @@ where
         // Routing code and handlers find the request's span as the current
         // one: while the inner service is called here, and while its future
         // is polled (no request extension, which would cost an allocation).
+        let mut current = None;
         let called = {
-            let _current = crate::trace::enter(guard.span());
+            let _current = crate::trace::enter_kept(guard.span(), &mut current);
             self.inner.call(request)
         };
         ResponseFuture {
-            inner: guard.instrument(called),
+            inner: guard.instrument_kept(called, current),
         }
     }
 }

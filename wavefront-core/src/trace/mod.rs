@@ -500,18 +500,37 @@ pub fn replace_current_span(span: Option<SpanHandle>) -> Option<SpanHandle> {
     CURRENT.with(|current| current.replace(span))
 }
 
-/// Makes `span` the current span until the returned guard drops.
-pub(crate) fn enter(span: &SpanHandle) -> CurrentSpanGuard {
-    CurrentSpanGuard(CURRENT.with(|current| current.replace(Some(span.clone()))))
+/// Makes `span` the current span until the returned guard drops, moving the
+/// handle kept in `kept` in and back out (no reference count touched), or
+/// a new one if `kept` holds none: a request polled many times enters its
+/// span with one handle.
+pub(crate) fn enter_kept<'a>(
+    span: &'a SpanHandle,
+    kept: &'a mut Option<SpanHandle>,
+) -> CurrentSpanGuard<'a> {
+    let handle = kept.take().unwrap_or_else(|| span.clone());
+    CurrentSpanGuard {
+        previous: CURRENT.with(|current| current.replace(Some(handle))),
+        span,
+        kept,
+    }
 }
 
-/// Restores the span that was current before [`enter`].
-pub(crate) struct CurrentSpanGuard(Option<SpanHandle>);
+/// Restores the span that was current before [`enter_kept`], and gives its
+/// handle back.
+pub(crate) struct CurrentSpanGuard<'a> {
+    previous: Option<SpanHandle>,
+    span: &'a SpanHandle,
+    kept: &'a mut Option<SpanHandle>,
+}
 
-impl Drop for CurrentSpanGuard {
+impl Drop for CurrentSpanGuard<'_> {
     fn drop(&mut self) {
-        let previous = self.0.take();
-        CURRENT.with(|current| current.set(previous));
+        let previous = self.previous.take();
+        let current = CURRENT.with(|current| current.replace(previous));
+        // Unless code that ran left another span current (that one is
+        // dropped, and the next entry makes a new handle).
+        *self.kept = current.filter(|c| Arc::ptr_eq(&c.0, &self.span.0));
     }
 }
 
