@@ -47,7 +47,7 @@ mod text;
 use std::cell::Cell;
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -70,6 +70,7 @@ pub use text::Text;
 use pool::LogFields;
 
 use crate::id::{SpanId, TraceId};
+use crate::metric::Counter;
 use crate::tags::ApplicationTags;
 use crate::wire::SpanLog;
 
@@ -427,17 +428,20 @@ struct TracerInner {
     samplers: Box<[Arc<dyn Sampler>]>,
     has_late_samplers: bool,
     on_finish: Box<[FinishHook]>,
-    discarded: AtomicU64,
+    /// Counted per thread (no read-modify-write on a request), as `received`.
+    discarded: Counter,
     anchor: Anchor,
     source: String,
     /// Bounded and allocated up front: queueing a span allocates nothing.
     queue: ArrayQueue<FinishedSpan>,
-    queued: AtomicUsize,
     capacity: usize,
-    received: AtomicU64,
+    received: Counter,
     dropped: AtomicU64,
-    /// Woken each time [`SPAN_BATCH`] more spans are queued (the reporter).
+    /// Woken whenever [`SPAN_BATCH`] spans are queued (the reporter).
     waker: OnceLock<std::thread::Thread>,
+    /// Set by the thread that wakes the reporter, cleared when it takes the
+    /// spans: one wake-up a batch.
+    waking: AtomicBool,
     /// Queue spans sampling dropped as well (not to be sent): the reporter
     /// derives RED metrics from every span, off the request path.
     queue_unsampled: bool,
@@ -715,16 +719,16 @@ impl TracerBuilder {
             samplers: self.samplers.into(),
             has_late_samplers,
             on_finish: self.on_finish.into(),
-            discarded: AtomicU64::new(0),
+            discarded: Counter::new(),
             anchor: Anchor::now(),
             tags: self.tags,
             source: self.source,
             queue: ArrayQueue::new(self.capacity.max(1)),
-            queued: AtomicUsize::new(0),
             capacity: self.capacity,
-            received: AtomicU64::new(0),
+            received: Counter::new(),
             dropped: AtomicU64::new(0),
             waker: OnceLock::new(),
+            waking: AtomicBool::new(false),
             queue_unsampled: self.queue_unsampled,
         }))
     }
@@ -819,30 +823,30 @@ impl Tracer {
             hook(&span);
         }
         if span.sampled {
-            inner.received.fetch_add(1, Ordering::Relaxed);
+            inner.received.inc();
             self.push(span);
         } else {
-            inner.discarded.fetch_add(1, Ordering::Relaxed);
+            inner.discarded.inc();
             if inner.queue_unsampled {
                 self.push(span);
             }
         }
     }
 
+    /// Queues a span, and wakes the reporter once a batch waits. No atomic
+    /// read-modify-write but the queue's own, while the reporter keeps up.
     fn push(&self, span: FinishedSpan) {
         let inner = &*self.0;
-        let queued = inner.queued.fetch_add(1, Ordering::AcqRel);
-        if queued >= inner.capacity {
-            inner.queued.fetch_sub(1, Ordering::AcqRel);
+        if inner.capacity == 0 || inner.queue.push(span).is_err() {
             inner.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        if inner.queue.push(span).is_err() {
-            inner.queued.fetch_sub(1, Ordering::AcqRel);
-            inner.dropped.fetch_add(1, Ordering::Relaxed);
-            return;
-        }
-        if (queued + 1).is_multiple_of(SPAN_BATCH) {
+        // One of the threads that see a batch waiting wakes the reporter,
+        // which clears the flag when it takes the spans.
+        if inner.queue.len() >= SPAN_BATCH
+            && !inner.waking.load(Ordering::Relaxed)
+            && !inner.waking.swap(true, Ordering::AcqRel)
+        {
             if let Some(reporter) = inner.waker.get() {
                 reporter.unpark();
             }
@@ -856,15 +860,16 @@ impl Tracer {
 
     /// Whether a batch of spans is waiting.
     pub(crate) fn batch_ready(&self) -> bool {
-        self.0.queued.load(Ordering::Acquire) >= SPAN_BATCH
+        self.0.queue.len() >= SPAN_BATCH
     }
 
     /// Takes every finished span waiting to be sent (the reporter does this).
     #[must_use]
     pub(crate) fn take_finished(&self) -> Vec<FinishedSpan> {
+        // Spans queued from now on may wake the reporter again.
+        self.0.waking.store(false, Ordering::Release);
         let mut spans = Vec::with_capacity(self.0.queue.len());
         while let Some(span) = self.0.queue.pop() {
-            self.0.queued.fetch_sub(1, Ordering::AcqRel);
             spans.push(span);
         }
         spans
@@ -874,14 +879,14 @@ impl Tracer {
     /// span is counted either here or in [`discarded`](Self::discarded).
     #[must_use]
     pub fn received(&self) -> u64 {
-        self.0.received.load(Ordering::Relaxed)
+        self.0.received.count()
     }
 
     /// Spans not sent because sampling dropped them (the reference's
     /// `spans.discarded`).
     #[must_use]
     pub fn discarded(&self) -> u64 {
-        self.0.discarded.load(Ordering::Relaxed)
+        self.0.discarded.count()
     }
 
     /// Spans dropped because the queue was full.
@@ -893,7 +898,7 @@ impl Tracer {
     /// Spans waiting to be sent.
     #[must_use]
     pub fn queue_size(&self) -> usize {
-        self.0.queued.load(Ordering::Relaxed)
+        self.0.queue.len()
     }
 
     /// The queue's capacity.
