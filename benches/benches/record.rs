@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use wavefront_core::histogram::WavefrontHistogram;
-use wavefront_core::metric::{Counter, DeltaCounter};
+use wavefront_core::metric::{Counter, DeltaCounter, Gauge};
 use wavefront_core::red::RedMetrics;
 use wavefront_core::registry::Registry;
 use wavefront_core::reporter::Reporter;
@@ -62,6 +62,18 @@ fn record(c: &mut Criterion) {
                 concurrently(threads, iters, move |_| delta.inc())
             })
         });
+        // An in-flight count: one up and one down a request.
+        for (kind, gauge) in [("atomic", Gauge::new()), ("up_down", Gauge::up_down())] {
+            group.bench_function(format!("gauge_inc_dec_{kind}/{threads}t"), |b| {
+                b.iter_custom(|iters| {
+                    let gauge = gauge.clone();
+                    concurrently(threads, iters, move |_| {
+                        gauge.inc();
+                        gauge.dec();
+                    })
+                })
+            });
+        }
         let histogram = WavefrontHistogram::new();
         group.bench_function(format!("histogram/{threads}t"), |b| {
             b.iter_custom(|iters| {

@@ -291,10 +291,20 @@ impl Registry {
 
     /// The gauge `name` + `tags`.
     pub fn gauge(&self, name: &str, tags: &[impl Tag]) -> Gauge {
+        self.gauge_made(name, tags, Gauge::new)
+    }
+
+    /// The gauge `name` + `tags`, made with [`Gauge::up_down`] if it is new:
+    /// for a gauge many threads move by one.
+    pub fn up_down_gauge(&self, name: &str, tags: &[impl Tag]) -> Gauge {
+        self.gauge_made(name, tags, Gauge::up_down)
+    }
+
+    fn gauge_made(&self, name: &str, tags: &[impl Tag], make: fn() -> Gauge) -> Gauge {
         self.typed(
             name,
             tags,
-            || Metric::Gauge(Gauge::new()),
+            || Metric::Gauge(make()),
             |m| {
                 if let Metric::Gauge(g) = m {
                     Some(g.clone())
@@ -302,7 +312,7 @@ impl Registry {
                     None
                 }
             },
-            Gauge::new,
+            make,
         )
     }
 

@@ -102,7 +102,7 @@ impl Routes {
             &sdk_tags,
         );
         Routes {
-            total_inflight: ctx.registry.gauge(
+            total_inflight: ctx.registry.up_down_gauge(
                 &naming.total_inflight(app).name,
                 &naming.total_inflight(app).tags,
             ),
@@ -301,7 +301,10 @@ impl RouteEntry {
                 // Fixed routes (unmatched, overflow) have a NUL-prefixed key.
                 template: (!self.key.starts_with('\u{0}')).then(|| Arc::from(&*self.key)),
                 method: self.method,
-                inflight: self.ctx.registry.gauge(&inflight.name, &inflight.tags),
+                inflight: self
+                    .ctx
+                    .registry
+                    .up_down_gauge(&inflight.name, &inflight.tags),
                 statuses: CowMap::new(),
                 first_status: OnceLock::new(),
                 ctx: Arc::clone(&self.ctx),

@@ -157,8 +157,29 @@ impl fmt::Debug for DeltaCounter {
 // ===== Gauge =====
 
 /// A gauge: a value that is set, or moved up and down, and reported as is.
-#[derive(Clone, Default)]
-pub struct Gauge(Arc<AtomicU64>);
+#[derive(Clone)]
+pub struct Gauge(Arc<GaugeValue>);
+
+enum GaugeValue {
+    /// One atomic `f64`: every change is a compare-and-swap.
+    Atomic(AtomicU64),
+    /// Counted up and down per thread, for a gauge that many threads move
+    /// by one (requests in flight): no read-modify-write, no contended cache
+    /// line. It reads as `up - down + offset`, `down` read first so that it
+    /// lags `up` and the gauge never reads below `offset`.
+    UpDown {
+        up: Counter,
+        down: Counter,
+        /// What [`Gauge::set`] and fractional [`Gauge::add`]s contribute.
+        offset: AtomicU64,
+    },
+}
+
+impl Default for Gauge {
+    fn default() -> Self {
+        Gauge(Arc::new(GaugeValue::Atomic(AtomicU64::new(0))))
+    }
+}
 
 impl Gauge {
     /// A gauge at zero, not registered anywhere.
@@ -167,14 +188,57 @@ impl Gauge {
         Gauge::default()
     }
 
+    /// A gauge at zero for many threads that move it by one (requests in
+    /// flight): [`inc`](Self::inc) and [`dec`](Self::dec) update a cell of
+    /// the calling thread's and take no atomic read-modify-write; a value
+    /// read while threads move it may lag by the moves in progress, never
+    /// below zero for a gauge only moved by one.
+    ///
+    /// ```
+    /// use wavefront_core::metric::Gauge;
+    ///
+    /// let inflight = Gauge::up_down();
+    /// inflight.inc();
+    /// inflight.inc();
+    /// inflight.dec();
+    /// assert_eq!(inflight.value(), 1.0);
+    /// inflight.set(5.0);
+    /// assert_eq!(inflight.value(), 5.0);
+    /// ```
+    #[must_use]
+    pub fn up_down() -> Self {
+        Gauge(Arc::new(GaugeValue::UpDown {
+            up: Counter::new(),
+            down: Counter::new(),
+            offset: AtomicU64::new(0f64.to_bits()),
+        }))
+    }
+
     /// Sets the value.
     pub fn set(&self, value: f64) {
-        self.0.store(value.to_bits(), Ordering::Relaxed);
+        match &*self.0 {
+            GaugeValue::Atomic(v) => v.store(value.to_bits(), Ordering::Relaxed),
+            GaugeValue::UpDown { up, down, offset } => {
+                let moved = up.count().wrapping_sub(down.count()) as i64 as f64;
+                offset.store((value - moved).to_bits(), Ordering::Relaxed);
+            }
+        }
     }
 
     /// Adds `delta` (may be negative).
     pub fn add(&self, delta: f64) {
-        add_f64_atomic(&self.0, delta);
+        match &*self.0 {
+            GaugeValue::Atomic(v) => add_f64_atomic(v, delta),
+            GaugeValue::UpDown { up, down, offset } => {
+                if delta == 1.0 {
+                    up.inc();
+                } else if delta == -1.0 {
+                    down.inc();
+                } else {
+                    add_f64_atomic(offset, delta);
+                }
+            }
+        }
     }
 
     /// Adds one.
@@ -190,7 +254,18 @@ impl Gauge {
     /// The current value.
     #[must_use]
     pub fn value(&self) -> f64 {
-        f64::from_bits(self.0.load(Ordering::Relaxed))
+        match &*self.0 {
+            GaugeValue::Atomic(v) => f64::from_bits(v.load(Ordering::Relaxed)),
+            GaugeValue::UpDown { up, down, offset } => {
+                let down = down.count();
+                let moved = up.count().wrapping_sub(down) as i64;
+                let offset = f64::from_bits(offset.load(Ordering::Relaxed));
+                // A count only moved by one never reads below zero, even
+                // while a decrement shows before its increment.
+                let moved = if offset == 0.0 { moved.max(0) } else { moved };
+                moved as f64 + offset
+            }
+        }
     }
 }
 
@@ -279,6 +354,61 @@ mod tests {
         delta.add(2.5);
         assert_eq!(delta.take(), 2.5);
         assert_eq!(delta.take(), 0.0);
+    }
+
+    #[test]
+    fn an_up_down_gauge_counts_requests_that_end_on_other_threads() {
+        let gauge = Gauge::up_down();
+        // Each request starts on one thread and ends on another, while a
+        // reader keeps reading: never below zero, and zero at the end.
+        let (started, ended) = std::sync::mpsc::channel::<()>();
+        let ended = std::sync::Mutex::new(ended);
+        let done = std::sync::atomic::AtomicBool::new(false);
+        thread::scope(|s| {
+            let reader = s.spawn(|| {
+                let mut reads = 0u64;
+                while !done.load(Ordering::Relaxed) || reads == 0 {
+                    assert!(gauge.value() >= 0.0);
+                    reads += 1;
+                }
+            });
+            let mut workers = Vec::new();
+            for _ in 0..2 {
+                let g = gauge.clone();
+                let started = started.clone();
+                workers.push(s.spawn(move || {
+                    for _ in 0..5_000 {
+                        g.inc();
+                        started.send(()).unwrap();
+                    }
+                }));
+            }
+            drop(started);
+            let g = gauge.clone();
+            let ending = s.spawn(move || {
+                while ended.lock().unwrap().recv().is_ok() {
+                    g.dec();
+                }
+            });
+            for worker in workers {
+                worker.join().unwrap();
+            }
+            ending.join().unwrap();
+            done.store(true, Ordering::Relaxed);
+            reader.join().unwrap();
+        });
+        assert_eq!(gauge.value(), 0.0);
+        gauge.add(0.5);
+        gauge.inc();
+        assert_eq!(gauge.value(), 1.5);
+        gauge.set(7.25);
+        assert_eq!(gauge.value(), 7.25);
+        gauge.dec();
+        assert_eq!(gauge.value(), 6.25);
+        for _ in 0..8 {
+            gauge.dec();
+        }
+        assert_eq!(gauge.value(), -1.75);
     }
 
     #[test]
