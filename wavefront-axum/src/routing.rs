@@ -22,7 +22,6 @@ use axum::extract::Request;
 use axum::handler::Handler;
 use axum::routing::MethodRouter;
 use wavefront_core::lifecycle::RouteSlot;
-use wavefront_core::trace::with_current_span;
 
 /// A handler that records its name for the Wavefront layer, then runs.
 #[derive(Debug, Clone)]
@@ -72,7 +71,7 @@ where
 
     fn call(self, request: Request, state: S) -> Self::Future {
         // Called from the layer's service, where the request's span is current.
-        with_current_span(|span| RouteSlot::of(span).set_handler(self.name));
+        RouteSlot::with_current(|slot| slot.set_handler(self.name));
         self.handler.call(request, state)
     }
 }

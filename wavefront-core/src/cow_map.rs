@@ -14,7 +14,7 @@
 #![allow(unsafe_code)]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crossbeam_epoch::{self as epoch, Atomic, Owned};
 
@@ -28,6 +28,10 @@ type Table<V> = Vec<(u64, Arc<V>)>;
 pub(crate) struct CowMap<V> {
     shards: Box<[Padded<Atomic<Table<V>>>]>,
     len: AtomicUsize,
+    /// The value found first, found again without an epoch pin (a memory
+    /// fence) or a search: the only one of many maps (a route's handlers, a
+    /// handler's statuses), the most used of others.
+    first: OnceLock<(u64, Arc<V>)>,
 }
 
 /// The hash of a key made of `parts`, for [`CowMap`]: eight bytes a step
@@ -96,6 +100,7 @@ impl<V> CowMap<V> {
                 .map(|_| Padded(Atomic::new(Vec::new())))
                 .collect(),
             len: AtomicUsize::new(0),
+            first: OnceLock::new(),
         }
     }
 
@@ -125,6 +130,25 @@ impl<V> CowMap<V> {
     /// The existing value, or a new one from `make` if there are fewer than
     /// `max` values.
     pub(crate) fn get_or_insert(
+        &self,
+        hash: u64,
+        eq: impl Fn(&V) -> bool,
+        make: impl FnOnce() -> V,
+        max: usize,
+    ) -> Result<Arc<V>, Full> {
+        if let Some((first_hash, first)) = self.first.get() {
+            if *first_hash == hash && eq(first) {
+                return Ok(Arc::clone(first));
+            }
+        }
+        let found = self.find_or_insert(hash, eq, make, max);
+        if let Ok(value) = &found {
+            let _ = self.first.set((hash, Arc::clone(value)));
+        }
+        found
+    }
+
+    fn find_or_insert(
         &self,
         hash: u64,
         eq: impl Fn(&V) -> bool,

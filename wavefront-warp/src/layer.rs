@@ -9,7 +9,7 @@ use wavefront_core::lifecycle::{
     HttpLayer, HttpService, Instrumentation, InstrumentationBuilder, MatchedRoute, RouteSlot,
 };
 use wavefront_core::reporter::Reporter;
-use wavefront_core::trace::{current_span, with_current_span, SpanHandle};
+use wavefront_core::trace::{current_span, SpanHandle};
 
 use crate::COMPONENT;
 
@@ -79,8 +79,7 @@ pub fn route(
     // Filters run while the layer polls the request, with its span current.
     warp::any()
         .map(move || {
-            with_current_span(|span| {
-                let slot = RouteSlot::of(span);
+            RouteSlot::with_current(|slot| {
                 slot.set_handler(handler);
                 slot.set_route(template);
             });

@@ -199,6 +199,13 @@ impl<'a> RouteSlot<'a> {
         RouteSlot(span.route_names())
     }
 
+    /// Calls `f` with the slot of the request being served on this thread
+    /// (its span is the [current one](crate::trace::current_span)); `None`
+    /// outside a request. What a handler wrapper or a route marker calls.
+    pub fn with_current<T>(f: impl FnOnce(RouteSlot<'_>) -> T) -> Option<T> {
+        crate::trace::with_current_span(|span| f(RouteSlot::of(span)))
+    }
+
     /// Records the handler's name.
     pub fn set_handler(self, name: impl Into<Cow<'static, str>>) {
         let _ = self.0.handler.set(name.into());

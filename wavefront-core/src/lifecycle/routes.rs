@@ -4,7 +4,7 @@
 //!
 //! route (template, method) → handler → status → handles
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use crate::cow_map::{hash_parts, CowMap};
 use crate::histogram::{HttpRequestDuration, WavefrontHistogram};
@@ -141,7 +141,6 @@ impl Routes {
                     route: RouteTemplate::new(template),
                     fallback: fallback().into(),
                     funcs: CowMap::new(),
-                    first_func: OnceLock::new(),
                     ctx: Arc::clone(&self.ctx),
                 },
                 limit,
@@ -188,7 +187,6 @@ impl Routes {
                 route: RouteTemplate::new(name),
                 fallback: name.into(),
                 funcs: CowMap::new(),
-                first_func: OnceLock::new(),
                 ctx: Arc::clone(&self.ctx),
             }),
         }
@@ -269,24 +267,12 @@ pub(crate) struct RouteEntry {
     /// The handler name used when the handler does not name itself.
     fallback: Box<str>,
     funcs: CowMap<FuncHandles>,
-    /// The handler found first (most routes have one), found again
-    /// without a search.
-    first_func: OnceLock<Arc<FuncHandles>>,
     ctx: Arc<Ctx>,
 }
 
 impl RouteEntry {
     /// The handles of handler `name` on this route.
     pub(crate) fn func(&self, name: &str) -> Arc<FuncHandles> {
-        if let Some(first) = self.first_func.get().filter(|f| &*f.func == name) {
-            return Arc::clone(first);
-        }
-        let found = self.find_func(name);
-        let _ = self.first_func.set(Arc::clone(&found));
-        found
-    }
-
-    fn find_func(&self, name: &str) -> Arc<FuncHandles> {
         let hash = hash_parts([name]);
         let make = || {
             let endpoint = Endpoint {
@@ -306,7 +292,6 @@ impl RouteEntry {
                     .registry
                     .up_down_gauge(&inflight.name, &inflight.tags),
                 statuses: CowMap::new(),
-                first_status: OnceLock::new(),
                 ctx: Arc::clone(&self.ctx),
             }
         };
@@ -334,9 +319,6 @@ pub(crate) struct FuncHandles {
     method: &'static str,
     inflight: Gauge,
     statuses: CowMap<StatusHandles>,
-    /// The status answered first (mostly the one answered most), found
-    /// again without a search.
-    first_status: OnceLock<Arc<StatusHandles>>,
     ctx: Arc<Ctx>,
 }
 
@@ -361,15 +343,6 @@ impl FuncHandles {
 
     /// The handles of `status`, or `None` past [`MAX_STATUSES_PER_HANDLER`].
     fn status(&self, status: u16) -> Option<Arc<StatusHandles>> {
-        if let Some(first) = self.first_status.get().filter(|s| s.status == status) {
-            return Some(Arc::clone(first));
-        }
-        let found = self.find_status(status)?;
-        let _ = self.first_status.set(Arc::clone(&found));
-        Some(found)
-    }
-
-    fn find_status(&self, status: u16) -> Option<Arc<StatusHandles>> {
         let make = || {
             let ctx = &*self.ctx;
             let endpoint = Endpoint {

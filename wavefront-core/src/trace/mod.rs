@@ -469,12 +469,7 @@ thread_local! {
 /// ```
 #[must_use]
 pub fn current_span() -> Option<SpanHandle> {
-    CURRENT.with(|current| {
-        let span = current.take();
-        let copy = span.clone();
-        current.set(span);
-        copy
-    })
+    with_current_span(SpanHandle::clone)
 }
 
 /// Calls `f` with the current span (see [`current_span`]) without taking a

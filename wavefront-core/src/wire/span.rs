@@ -354,68 +354,75 @@ impl WrittenTags {
 #[derive(Default)]
 pub(crate) struct TagCache {
     /// Each tag's place in `text`, or `None` if it cannot be written as is.
-    places: std::collections::HashMap<TextIds, Option<(usize, usize)>, AddressHasher>,
+    places: Places,
     /// The same for an operation and a source.
-    prefixes: std::collections::HashMap<TextIds, Option<(usize, usize)>, AddressHasher>,
-    /// The tag found last at each place in a span's tags, and its place.
-    last_at: Vec<(TextIds, Option<(usize, usize)>)>,
-    /// The same for the prefix.
-    last_prefix: Option<(TextIds, Option<(usize, usize)>)>,
+    prefixes: Places,
+    /// What was found last at each place in a span: the prefix at 0, its
+    /// tags after it.
+    last: Vec<(TextIds, Option<(usize, usize)>)>,
     text: String,
 }
+
+type Places = std::collections::HashMap<TextIds, Option<(usize, usize)>, AddressHasher>;
 
 impl TagCache {
     /// `"op" source="src"`, as [`write_span`] writes them, or `None` when
     /// either is refused (the caller then writes them, for the error).
     fn prefix(&mut self, operation: &str, source: &str) -> Option<&str> {
-        let id = ids(operation, source);
-        if let Some((_, place)) = self.last_prefix.filter(|(last, _)| *last == id) {
-            return place.map(|(start, end)| &self.text[start..end]);
-        }
-        let text = &mut self.text;
-        let place = *self.prefixes.entry(id).or_insert_with(|| {
-            let start = text.len();
-            match write_operation(text, operation).and_then(|()| write_source(text, source)) {
-                Ok(()) => Some((start, text.len())),
-                Err(_) => {
-                    text.truncate(start);
-                    None
-                }
-            }
-        });
-        self.last_prefix = Some((id, place));
-        place.map(|(start, end)| &self.text[start..end])
+        self.find(0, ids(operation, source), |text| {
+            write_operation(text, operation).and_then(|()| write_source(text, source))
+        })
     }
 
     /// ` "k"="v"`, as [`write_span`] writes it, or `None` when the tag is
-    /// refused (the caller then writes it, for the error).
-    /// `at` is the tag's place among the span's: the same tags of one
-    /// route's spans are found there again without a lookup.
+    /// refused (the caller then writes it, for the error). `at` is the
+    /// tag's place among the span's: the same tags of one route's spans
+    /// are found there again without a lookup.
     fn encoded(&mut self, at: usize, key: &str, value: &str) -> Option<&str> {
-        let id = ids(key, value);
-        if let Some(&(last, place)) = self.last_at.get(at) {
-            if last == id {
-                return place.map(|(start, end)| &self.text[start..end]);
-            }
-        }
-        let text = &mut self.text;
-        let place = *self.places.entry(id).or_insert_with(|| {
+        self.find(at + 1, ids(key, value), |text| {
             if is_reserved(key) {
-                return None;
+                return Err(WireError::ReservedTagKey {
+                    key: key.to_owned(),
+                });
             }
-            let start = text.len();
-            match write_tag(text, key, value, false) {
-                Ok(()) => Some((start, text.len())),
-                Err(_) => {
-                    text.truncate(start);
-                    None
+            write_tag(text, key, value, false)
+        })
+    }
+
+    /// The text `write` gives for `id`, written at its first lookup; what
+    /// was found last at `memo` is looked at first.
+    fn find(
+        &mut self,
+        memo: usize,
+        id: TextIds,
+        write: impl FnOnce(&mut String) -> Result<(), WireError>,
+    ) -> Option<&str> {
+        let place = match self.last.get(memo) {
+            Some(&(last, place)) if last == id => place,
+            _ => {
+                let places = if memo == 0 {
+                    &mut self.prefixes
+                } else {
+                    &mut self.places
+                };
+                let text = &mut self.text;
+                let place = *places.entry(id).or_insert_with(|| {
+                    let start = text.len();
+                    match write(text) {
+                        Ok(()) => Some((start, text.len())),
+                        Err(_) => {
+                            text.truncate(start);
+                            None
+                        }
+                    }
+                });
+                if self.last.len() <= memo {
+                    self.last.resize(memo + 1, ((0, 0, 0, 0), None));
                 }
+                self.last[memo] = (id, place);
+                place
             }
-        });
-        if self.last_at.len() <= at {
-            self.last_at.resize(at + 1, ((0, 0, 0, 0), None));
-        }
-        self.last_at[at] = (id, place);
+        };
         place.map(|(start, end)| &self.text[start..end])
     }
 }
