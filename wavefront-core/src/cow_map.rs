@@ -148,6 +148,26 @@ impl<V> CowMap<V> {
         found
     }
 
+    /// [`get_or_insert`](Self::get_or_insert), lending the value to `f`:
+    /// the first value without its reference count touched (an atomic
+    /// operation every thread would do on the same cache line).
+    pub(crate) fn with<R>(
+        &self,
+        hash: u64,
+        eq: impl Fn(&V) -> bool,
+        make: impl FnOnce() -> V,
+        max: usize,
+        f: impl FnOnce(&V) -> R,
+    ) -> Result<R, Full> {
+        if let Some((first_hash, first)) = self.first.get() {
+            if *first_hash == hash && eq(first) {
+                return Ok(f(first));
+            }
+        }
+        self.get_or_insert(hash, eq, make, max)
+            .map(|value| f(&value))
+    }
+
     fn find_or_insert(
         &self,
         hash: u64,

@@ -341,8 +341,8 @@ impl<T: From<Instrumentation>> InstrumentationBuilder<T> {
     pub fn build(self) -> T {
         let naming = Naming::new(&self.component);
         let routes = Routes::new(&naming, &self.app, self.registry, self.max_routes);
-        let component = Text::from(Arc::<str>::from(naming.component()));
-        let func_key = Text::from(Arc::<str>::from(naming.func_key()));
+        let component = Text::interned(naming.component());
+        let func_key = Text::interned(naming.func_key());
         if let Some(owner) = &self.owner {
             owner.add_component(naming.component());
         }
@@ -555,7 +555,7 @@ impl RequestGuard {
 
     fn finish(&mut self) {
         self.resolve(false);
-        let inst = Arc::clone(&self.inst.0);
+        let inst = &*self.inst.0;
         inst.routes.total_inflight().dec();
         let counted = self.func.take();
         if let Some(func) = &counted {

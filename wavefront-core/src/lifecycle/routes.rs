@@ -204,16 +204,33 @@ impl Routes {
         if crate::naming::is_error_status(status) {
             self.errors.inc();
         }
-        let Some(handles) = func.status(status) else {
+        let recorded = func.with_status(status, |handles| {
+            handles.counts.inc();
+            handles.latency.record(elapsed_ns);
+            if let Some(cpu) = cpu_ns {
+                handles.cpu.record(cpu);
+            }
+            handles.text.clone()
+        });
+        recorded.unwrap_or_else(|| {
             self.statuses_overflowed.inc();
-            return Text::from(Arc::<str>::from(status.to_string()));
-        };
-        handles.counts.inc();
-        handles.latency.record(elapsed_ns);
-        if let Some(cpu) = cpu_ns {
-            handles.cpu.record(cpu);
+            status_text(status)
+        })
+    }
+}
+
+/// A status as span tag text: the same static text for every request
+/// with that status, made without allocating.
+fn status_text(status: u16) -> Text {
+    /// Every three-digit code, one after the other.
+    static CODES: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    match status {
+        100..=999 => {
+            let codes = CODES.get_or_init(|| (100..1000).map(|c: u16| c.to_string()).collect());
+            let at = usize::from(status - 100) * 3;
+            Text::from(&codes[at..at + 3])
         }
-        handles.text.clone()
+        _ => Text::interned(itoa::Buffer::new().format(status)),
     }
 }
 
@@ -282,7 +299,7 @@ impl RouteEntry {
             };
             let inflight = self.ctx.naming.request_inflight(&self.ctx.app, &endpoint);
             FuncHandles {
-                func: Text::from(Arc::<str>::from(name)),
+                func: Text::interned(name),
                 route: self.route.clone(),
                 // Fixed routes (unmatched, overflow) have a NUL-prefixed key.
                 template: (!self.key.starts_with('\u{0}')).then(|| Arc::from(&*self.key)),
@@ -341,8 +358,9 @@ impl FuncHandles {
         &self.inflight
     }
 
-    /// The handles of `status`, or `None` past [`MAX_STATUSES_PER_HANDLER`].
-    fn status(&self, status: u16) -> Option<Arc<StatusHandles>> {
+    /// `f` with the handles of `status`, or `None` past
+    /// [`MAX_STATUSES_PER_HANDLER`].
+    fn with_status<R>(&self, status: u16, f: impl FnOnce(&StatusHandles) -> R) -> Option<R> {
         let make = || {
             let ctx = &*self.ctx;
             let endpoint = Endpoint {
@@ -354,7 +372,7 @@ impl FuncHandles {
             let cpu = ctx.naming.cpu_ns(&ctx.app, &endpoint, status);
             StatusHandles {
                 status,
-                text: Text::from(Arc::<str>::from(status.to_string())),
+                text: status_text(status),
                 counts: LevelHandles::new(ctx, |level| {
                     ctx.naming.response(&ctx.app, &endpoint, status, level)
                 }),
@@ -372,11 +390,12 @@ impl FuncHandles {
             }
         };
         self.statuses
-            .get_or_insert(
+            .with(
                 u64::from(status),
                 |s| s.status == status,
                 make,
                 MAX_STATUSES_PER_HANDLER,
+                f,
             )
             .ok()
     }

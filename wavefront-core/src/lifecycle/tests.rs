@@ -187,6 +187,32 @@ fn a_named_request_records_every_series_of_the_tables() {
 }
 
 #[test]
+fn a_span_takes_its_route_texts_without_a_reference_count() {
+    // Every server thread copies these into every span: a reference count
+    // would be one cache line all of them write.
+    let (_registry, tracer, inst) = setup();
+    for status in [200, 200, 1042] {
+        let mut guard = inst.start(&get(Some("/style/{id}/make")));
+        guard.set_handler("make_shirts");
+        guard.set_status(status);
+    }
+    let spans = spans(&tracer);
+    assert_eq!(spans.len(), 3);
+    for span in &spans {
+        let d = &span.data;
+        assert!(d.operation.is_static(), "operation");
+        for (key, value) in &d.tags {
+            if key != "http.url" {
+                assert!(key.is_static() && value.is_static(), "{key}={value}");
+            }
+        }
+    }
+    let status = |span: &FinishedSpan| span.data.tag("http.status_code").map(str::as_ptr);
+    assert_eq!(status(&spans[0]), status(&spans[1]));
+    assert_eq!(spans[2].data.tag("http.status_code"), Some("1042"));
+}
+
+#[test]
 fn an_incoming_context_becomes_the_parent() {
     let (_, tracer, inst) = setup();
     let mut req = get(Some("/x"));

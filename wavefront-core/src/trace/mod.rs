@@ -757,11 +757,11 @@ impl Tracer {
     }
 
     /// Starts building a span.
-    pub fn span(&self, operation: impl Into<Text>) -> SpanBuilder {
+    pub fn span(&self, operation: impl Into<Text>) -> SpanBuilder<'_> {
         let mut data = SpanBox::take();
         data.operation = operation.into();
         SpanBuilder {
-            tracer: self.clone(),
+            tracer: self,
             data,
             parent: None,
             cause: None,
@@ -920,8 +920,8 @@ impl fmt::Debug for Tracer {
 /// Builds a span.
 #[derive(Debug)]
 #[must_use]
-pub struct SpanBuilder {
-    tracer: Tracer,
+pub struct SpanBuilder<'t> {
+    tracer: &'t Tracer,
     /// Operation, tags, references and baggage, written as they are given.
     data: SpanBox,
     /// What the first parent passes on (trace, decision, trace state).
@@ -939,7 +939,7 @@ struct Inherited {
     trace_state: Option<Arc<str>>,
 }
 
-impl SpanBuilder {
+impl SpanBuilder<'_> {
     /// Makes the span a child of `parent` (same trace).
     pub fn child_of(mut self, parent: &SpanContext) -> Self {
         self.refer(parent, true);
@@ -1033,7 +1033,13 @@ impl SpanBuilder {
         };
         data.context.sampled = Some(sampled);
         data.context.trace_state = first.and_then(|p| p.trace_state);
-        data.base = Some(Arc::clone(&inner.base));
+        if !data
+            .base
+            .as_ref()
+            .is_some_and(|b| Arc::ptr_eq(b, &inner.base))
+        {
+            data.base = Some(Arc::clone(&inner.base));
+        }
         data.start_micros = inner.anchor.micros_at(started);
         data.started = started;
         data.forced = forced;
@@ -1068,7 +1074,7 @@ const SPARE_PER_THREAD: usize = 16;
 
 impl Shared {
     /// Shared parts for a new span, reused from this thread's spare ones.
-    fn new(tracer: Tracer, data: SpanBox) -> Arc<Shared> {
+    fn new(tracer: &Tracer, data: SpanBox) -> Arc<Shared> {
         let spare = SPARE
             .try_with(|spare| spare.try_borrow_mut().ok().and_then(|mut s| s.pop()))
             .ok()
@@ -1077,14 +1083,14 @@ impl Shared {
             // Only this thread held it, and it kept no other handle.
             if let Some(parts) = Arc::get_mut(&mut shared) {
                 if !Arc::ptr_eq(&parts.tracer.0, &tracer.0) {
-                    parts.tracer = tracer;
+                    parts.tracer = tracer.clone();
                 }
                 *parts.data.get_mut().unwrap_or_else(PoisonError::into_inner) = Some(data);
                 return shared;
             }
         }
         Arc::new(Shared {
-            tracer,
+            tracer: tracer.clone(),
             route: RouteNames::default(),
             data: Mutex::new(Some(data)),
         })

@@ -94,7 +94,8 @@ impl SpanData {
         self.follows_from.clear();
         self.context.baggage.clear();
         self.context.trace_state = None;
-        self.base = None;
+        // `base` stays: the next span most likely has the same tracer's
+        // tags, and then takes them without touching their count.
     }
 }
 
