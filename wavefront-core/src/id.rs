@@ -6,22 +6,16 @@ use std::str::FromStr;
 
 /// Appends `id` as a lowercase `8-4-4-4-12` UUID.
 pub(crate) fn push_uuid(out: &mut String, id: u128) {
-    let bytes = id.to_be_bytes();
-    let mut hex = [0u8; 32];
-    for (half, chunk) in hex.chunks_exact_mut(16).zip(bytes.chunks_exact(8)) {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let word = u64::from_be_bytes(word);
-        half[..8].copy_from_slice(&hex_digits((word >> 32) as u32));
-        half[8..].copy_from_slice(&hex_digits(word as u32));
-    }
+    let digits = |shift: u32| hex_digits((id >> shift) as u32);
+    let (a, b, c, d) = (digits(96), digits(64), digits(32), digits(0));
     let mut uuid = [b'-'; 36];
-    uuid[..8].copy_from_slice(&hex[..8]);
-    uuid[9..13].copy_from_slice(&hex[8..12]);
-    uuid[14..18].copy_from_slice(&hex[12..16]);
-    uuid[19..23].copy_from_slice(&hex[16..20]);
-    uuid[24..].copy_from_slice(&hex[20..]);
-    out.push_str(std::str::from_utf8(&uuid).unwrap_or_default());
+    uuid[..8].copy_from_slice(&a);
+    uuid[9..13].copy_from_slice(&b[..4]);
+    uuid[14..18].copy_from_slice(&b[4..]);
+    uuid[19..23].copy_from_slice(&c[..4]);
+    uuid[24..28].copy_from_slice(&c[4..]);
+    uuid[28..].copy_from_slice(&d);
+    crate::ascii::push_ascii(out, &uuid);
 }
 
 /// The eight lowercase hex digits of `value`, most significant first,

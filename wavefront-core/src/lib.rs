@@ -74,6 +74,7 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod ascii;
 pub mod clock;
 pub mod config;
 mod cow_map;

@@ -169,14 +169,22 @@ impl RedMetrics {
             return;
         }
         // By the texts' addresses: the spans stay alive and unchanged meanwhile.
-        let mut known: HashMap<[(usize, usize); 6], Option<Arc<Series>>, AddressHasher> =
-            HashMap::default();
+        let mut known: HashMap<KeyIds, Option<Arc<Series>>, AddressHasher> = HashMap::default();
+        // Consecutive spans of one route and status, most of a busy batch,
+        // find the last one's series without hashing their key.
+        let mut last: Option<(KeyIds, Option<Arc<Series>>)> = None;
         for span in spans {
             let found = SpanTags::of(&span.data);
             let ids = found.ids(&span.data.operation);
-            let series = known
-                .entry(ids)
-                .or_insert_with(|| self.series_of(&found, span));
+            let series = match &last {
+                Some((last_ids, series)) if *last_ids == ids => series,
+                _ => {
+                    let series = known
+                        .entry(ids)
+                        .or_insert_with(|| self.series_of(&found, span));
+                    &last.insert((ids, series.clone())).1
+                }
+            };
             self.count(series.as_deref(), span, found.error);
         }
     }
@@ -306,6 +314,9 @@ impl fmt::Debug for RedMetrics {
     }
 }
 
+/// The texts of a RED series key, by address and length.
+type KeyIds = [(usize, usize); 6];
+
 /// The tags of a span that its RED series key is made of.
 #[derive(Default)]
 struct SpanTags<'a> {
@@ -341,7 +352,7 @@ impl<'a> SpanTags<'a> {
     /// The texts of the key (with the operation's) by address and length:
     /// spans alive together with the same ids have the same key. `error`
     /// is not part of the key.
-    fn ids(&self, operation: &str) -> [(usize, usize); 6] {
+    fn ids(&self, operation: &str) -> KeyIds {
         let id = |s: Option<&str>| s.map_or((0, 0), |s| (s.as_ptr() as usize, s.len()));
         [
             id(Some(operation)),

@@ -109,21 +109,27 @@ impl WavefrontExporter {
         const SPAN_LINE: usize = 512;
         let mut out = EncodedLines::default();
         out.batches[DataKind::Spans.index()].reserve(spans.len() * SPAN_LINE);
-        let mut line = String::with_capacity(SPAN_LINE);
+        // A span with logs: its line, escaped for the logs' JSON.
+        let mut escaped = String::with_capacity(SPAN_LINE * 5 / 4);
         let mut shared = SharedTags::default();
         // The spans of `spans` stay alive and unchanged meanwhile.
         let mut cache = TagCache::default();
         for span in spans {
-            line.clear();
-            if write_span(&mut line, span, origin.source, &mut shared, &mut cache).is_err() {
+            let d = &span.data;
+            escaped.clear();
+            let json = (!d.logs.is_empty()).then_some(&mut escaped);
+            let with_logs = json.is_some();
+            let written = out.batches[DataKind::Spans.index()].push_line_with(|b| {
+                write_span(b, span, origin.source, &mut shared, &mut cache, json)
+            });
+            if written.is_err() {
                 out.invalid[DataKind::Spans.index()] += 1;
                 continue;
             }
-            out.batches[DataKind::Spans.index()].push_line(&line);
-            if !span.data.logs.is_empty() {
-                let d = &span.data;
-                let _ = out.push(DataKind::SpanLogs, |b| {
-                    wire::write_span_logs(b, d.context.trace_id, d.context.span_id, &d.logs, &line);
+            if with_logs {
+                let (trace, id) = (d.context.trace_id, d.context.span_id);
+                let _ = out.batches[DataKind::SpanLogs.index()].push_line_with(|b| {
+                    wire::write_span_logs_escaped(b, trace, id, &d.logs, &escaped);
                     Ok(())
                 });
             }
@@ -235,6 +241,7 @@ fn write_span(
     source: &str,
     shared: &mut SharedTags,
     cache: &mut TagCache,
+    json: Option<&mut String>,
 ) -> Result<(), WireError> {
     let d = &span.data;
     let line = SpanLine {
@@ -256,5 +263,5 @@ fn write_span(
         Some(tags) => shared.encoded(tags)?,
         None => &EncodedSpanTags::default(),
     };
-    wire::write_span_cached(out, base, &line, Some((cacheable, cache)))
+    wire::write_span_cached(out, base, &line, Some((cacheable, cache)), json)
 }

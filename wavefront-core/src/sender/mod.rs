@@ -140,6 +140,24 @@ impl LineBatch {
         result
     }
 
+    /// Runs an encoder that writes one line or nothing (a span, its logs)
+    /// on the batch's buffer, and counts the line without looking for it.
+    pub fn push_line_with(
+        &mut self,
+        encode: impl FnOnce(&mut String) -> Result<(), WireError>,
+    ) -> Result<(), WireError> {
+        let before = self.text.len();
+        let result = encode(&mut self.text);
+        debug_assert!(self.text[before..].matches('\n').count() <= 1);
+        if self.text.len() > before {
+            if !self.text.ends_with('\n') {
+                self.text.push('\n');
+            }
+            self.lines += 1;
+        }
+        result
+    }
+
     /// Appends one already-encoded line (a `\n` is added if missing).
     pub fn push_line(&mut self, line: &str) {
         self.text.push_str(line);

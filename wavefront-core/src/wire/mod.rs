@@ -24,7 +24,7 @@ mod span;
 
 pub use crate::error::WireError;
 pub use span::{write_span, write_span_after, write_span_logs, EncodedSpanTags, SpanLine, SpanLog};
-pub(crate) use span::{write_span_cached, TagCache};
+pub(crate) use span::{write_span_cached, write_span_logs_escaped, TagCache};
 
 use crate::sanitize::{self, is_delta, DELTA_PREFIX};
 pub(crate) use number::{push_f64, push_u64};

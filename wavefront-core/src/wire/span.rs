@@ -111,6 +111,8 @@ pub fn write_span<T: Tag>(out: &mut String, span: &SpanLine<'_, T>) -> Result<()
 pub struct EncodedSpanTags {
     /// ` "k"="v"` for each distinct tag.
     text: String,
+    /// `text` escaped as in a JSON string (span logs repeat the line).
+    escaped: String,
     /// Each tag's range in `text`.
     ranges: Vec<(usize, usize)>,
     /// The tags' [`fingerprint`]s.
@@ -138,8 +140,11 @@ impl EncodedSpanTags {
             });
         }
         let ranges = written.ranges[..written.len].to_vec();
+        let mut escaped = String::with_capacity(text.len() * 5 / 4);
+        push_json_body(&mut escaped, &text);
         Ok(EncodedSpanTags {
             text,
+            escaped,
             ranges,
             fingerprints: written.fingerprints,
         })
@@ -152,30 +157,42 @@ pub fn write_span_after<T: Tag>(
     base: &EncodedSpanTags,
     span: &SpanLine<'_, T>,
 ) -> Result<(), WireError> {
-    write_span_cached(out, base, span, None)
+    write_span_cached(out, base, span, None, None)
 }
 
 /// Which tags a [`TagCache`] may serve, and the cache.
 pub(crate) type CachedTags<'c, T> = (fn(&T) -> bool, &'c mut TagCache);
 
 /// [`write_span_after`], taking the encoding of each tag that `cache.0`
-/// accepts from `cache.1` (see [`TagCache`]).
+/// accepts from `cache.1` (see [`TagCache`]). With `json`, the line is also
+/// appended there as the body of a JSON string (for the span's logs, which
+/// repeat it), texts of the cache and `base` from their escaped copies.
 pub(crate) fn write_span_cached<T: Tag>(
     out: &mut String,
     base: &EncodedSpanTags,
     span: &SpanLine<'_, T>,
     mut cache: Option<CachedTags<'_, T>>,
+    mut json: Option<&mut String>,
 ) -> Result<(), WireError> {
-    atomically(out, |out| {
+    let json_start = json.as_ref().map(|j| j.len());
+    let written = atomically(out, |out| {
+        let mut mirror = Mirror {
+            json: json.as_deref_mut(),
+            from: out.len(),
+        };
         let prefix = match &mut cache {
             Some((_, cache)) => cache.prefix(span.operation, span.source),
             None => None,
         };
         match prefix {
-            Some(prefix) => out.push_str(prefix),
+            Some((text, escaped)) => {
+                out.push_str(text);
+                mirror.add(escaped, out.len());
+            }
             None => {
                 write_operation(out, span.operation)?;
                 write_source(out, span.source)?;
+                mirror.catch_up(out);
             }
         }
         out.push_str(" traceId=");
@@ -190,13 +207,18 @@ pub(crate) fn write_span_cached<T: Tag>(
             out.push_str(" followsFrom=");
             follows.write_to(out);
         }
+        mirror.copy_plain(out);
         let mut written = WrittenTags::new(out.len());
         written.add_encoded(out, base);
+        mirror.add(&base.escaped, out.len());
         for (at, tag) in span.tags.iter().enumerate() {
             if let Some((cacheable, cache)) = &mut cache {
                 if cacheable(tag) {
-                    if let Some(encoded) = cache.encoded(at, tag.key(), tag.value()) {
-                        written.push_encoded(out, encoded);
+                    if let Some((text, escaped)) = cache.encoded(at, tag.key(), tag.value()) {
+                        mirror.catch_up(out);
+                        if written.push_encoded(out, text) {
+                            mirror.add(escaped, out.len());
+                        }
                         continue;
                     }
                 }
@@ -206,10 +228,14 @@ pub(crate) fn write_span_cached<T: Tag>(
                     key: tag.key().to_owned(),
                 });
             }
+            // Escaped with what follows it, at the next catch-up.
             written.write(out, tag.key(), tag.value())?;
         }
         if span.has_logs {
-            written.write(out, "_spanLogs", "true")?;
+            mirror.catch_up(out);
+            if written.push_encoded(out, SPAN_LOGS_TAG.0) {
+                mirror.add(SPAN_LOGS_TAG.1, out.len());
+            }
         }
         if written.count > MAX_SPAN_TAGS {
             return Err(WireError::TooManyTags {
@@ -217,13 +243,66 @@ pub(crate) fn write_span_cached<T: Tag>(
                 max: MAX_SPAN_TAGS,
             });
         }
+        mirror.catch_up(out);
         out.push(' ');
         push_timestamp(out, span.start)?;
         out.push(' ');
         push_timestamp(out, span.duration)?;
+        mirror.copy_plain(out);
         out.push('\n');
+        mirror.add("\\n", out.len());
         Ok(())
-    })
+    });
+    if let (Err(_), Some(json), Some(start)) = (&written, json, json_start) {
+        json.truncate(start);
+    }
+    written
+}
+
+/// The tag of a span with logs, as [`write_tag`] writes it, and escaped.
+const SPAN_LOGS_TAG: (&str, &str) = (" \"_spanLogs\"=\"true\"", " \\\"_spanLogs\\\"=\\\"true\\\"");
+
+/// A span line's JSON-escaped copy, written beside the line: texts known
+/// escaped are copied, the rest is escaped from the line when one is next.
+struct Mirror<'j> {
+    json: Option<&'j mut String>,
+    /// Where the part of the line not yet in `json` starts.
+    from: usize,
+}
+
+impl Mirror<'_> {
+    /// Escapes what the line gained since the last text added.
+    fn catch_up(&mut self, line: &str) {
+        if let (Some(json), Some(gained)) = (self.json.as_deref_mut(), line.get(self.from..)) {
+            if !gained.is_empty() {
+                push_json_body(json, gained);
+            }
+        }
+        self.from = line.len();
+    }
+
+    /// Copies what the line gained, which needs no escape (ids:
+    /// ` traceId=…`).
+    fn copy_plain(&mut self, line: &str) {
+        if let (Some(json), Some(gained)) = (self.json.as_deref_mut(), line.get(self.from..)) {
+            debug_assert!(
+                gained
+                    .bytes()
+                    .all(|b| matches!(b, b' '..=b'~') && b != b'"' && b != b'\\'),
+                "{gained}"
+            );
+            json.push_str(gained);
+        }
+        self.from = line.len();
+    }
+
+    /// Adds `escaped`, the escaped copy of what the line gained up to `end`.
+    fn add(&mut self, escaped: &str, end: usize) {
+        if let Some(json) = self.json.as_deref_mut() {
+            json.push_str(escaped);
+        }
+        self.from = end;
+    }
 }
 
 fn write_operation(out: &mut String, operation: &str) -> Result<(), WireError> {
@@ -305,24 +384,26 @@ impl WrittenTags {
         Ok(())
     }
 
-    /// Appends a tag `write` would have written, unless already there.
-    fn push_encoded(&mut self, out: &mut String, encoded: &str) {
+    /// Appends a tag `write` would have written, unless already there;
+    /// says whether it did.
+    fn push_encoded(&mut self, out: &mut String, encoded: &str) -> bool {
         let start = out.len();
         out.push_str(encoded);
-        self.keep_unless_seen(out, start);
+        self.keep_unless_seen(out, start)
     }
 
     /// Keeps the tag written from `start` on, unless the same one was
-    /// written before.
-    fn keep_unless_seen(&mut self, out: &mut String, start: usize) {
+    /// written before; says whether it kept it.
+    fn keep_unless_seen(&mut self, out: &mut String, start: usize) -> bool {
         let tag = &out[start..];
         let bit = fingerprint(tag.as_bytes());
         let seen = if self.fingerprints & bit == 0 {
             false
         } else if self.len < self.ranges.len() {
+            let line = out.as_bytes();
             self.ranges[..self.len]
                 .iter()
-                .any(|&(a, b)| out[a..b] == *tag)
+                .any(|&(a, b)| b - a == tag.len() && line[a..b] == *tag.as_bytes())
         } else {
             // Many tags: search the line. Quotes inside values are escaped, so
             // an unescaped ` "k"="v"` followed by a space is a whole tag.
@@ -333,7 +414,7 @@ impl WrittenTags {
         };
         if seen {
             out.truncate(start);
-            return;
+            return false;
         }
         self.count += 1;
         self.fingerprints |= bit;
@@ -341,6 +422,7 @@ impl WrittenTags {
             self.ranges[self.len] = (start, out.len());
             self.len += 1;
         }
+        true
     }
 }
 
@@ -353,32 +435,43 @@ impl WrittenTags {
 /// only texts that are not rewritten in place.
 #[derive(Default)]
 pub(crate) struct TagCache {
-    /// Each tag's place in `text`, or `None` if it cannot be written as is.
+    /// Each tag's place, or `None` if it cannot be written as is.
     places: Places,
     /// The same for an operation and a source.
     prefixes: Places,
     /// What was found last at each place in a span: the prefix at 0, its
     /// tags after it.
-    last: Vec<(TextIds, Option<(usize, usize)>)>,
+    last: Vec<(TextIds, Option<Place>)>,
     text: String,
+    /// Each text of `text` escaped as in a JSON string, for span logs.
+    escaped: String,
 }
 
-type Places = std::collections::HashMap<TextIds, Option<(usize, usize)>, AddressHasher>;
+/// Where a text is in [`TagCache::text`], and its escaped copy in
+/// [`TagCache::escaped`].
+#[derive(Debug, Clone, Copy)]
+struct Place {
+    text: (usize, usize),
+    escaped: (usize, usize),
+}
+
+type Places = std::collections::HashMap<TextIds, Option<Place>, AddressHasher>;
 
 impl TagCache {
-    /// `"op" source="src"`, as [`write_span`] writes them, or `None` when
-    /// either is refused (the caller then writes them, for the error).
-    fn prefix(&mut self, operation: &str, source: &str) -> Option<&str> {
+    /// `"op" source="src"`, as [`write_span`] writes them, and its escaped
+    /// copy; `None` when either is refused (the caller then writes them,
+    /// for the error).
+    fn prefix(&mut self, operation: &str, source: &str) -> Option<(&str, &str)> {
         self.find(0, ids(operation, source), |text| {
             write_operation(text, operation).and_then(|()| write_source(text, source))
         })
     }
 
-    /// ` "k"="v"`, as [`write_span`] writes it, or `None` when the tag is
-    /// refused (the caller then writes it, for the error). `at` is the
-    /// tag's place among the span's: the same tags of one route's spans
-    /// are found there again without a lookup.
-    fn encoded(&mut self, at: usize, key: &str, value: &str) -> Option<&str> {
+    /// ` "k"="v"`, as [`write_span`] writes it, and its escaped copy;
+    /// `None` when the tag is refused (the caller then writes it, for the
+    /// error). `at` is the tag's place among the span's: the same tags of
+    /// one route's spans are found there again without a lookup.
+    fn encoded(&mut self, at: usize, key: &str, value: &str) -> Option<(&str, &str)> {
         self.find(at + 1, ids(key, value), |text| {
             if is_reserved(key) {
                 return Err(WireError::ReservedTagKey {
@@ -396,7 +489,7 @@ impl TagCache {
         memo: usize,
         id: TextIds,
         write: impl FnOnce(&mut String) -> Result<(), WireError>,
-    ) -> Option<&str> {
+    ) -> Option<(&str, &str)> {
         let place = match self.last.get(memo) {
             Some(&(last, place)) if last == id => place,
             _ => {
@@ -405,16 +498,19 @@ impl TagCache {
                 } else {
                     &mut self.places
                 };
-                let text = &mut self.text;
+                let (text, escaped) = (&mut self.text, &mut self.escaped);
                 let place = *places.entry(id).or_insert_with(|| {
                     let start = text.len();
-                    match write(text) {
-                        Ok(()) => Some((start, text.len())),
-                        Err(_) => {
-                            text.truncate(start);
-                            None
-                        }
+                    if write(text).is_err() {
+                        text.truncate(start);
+                        return None;
                     }
+                    let escaped_start = escaped.len();
+                    push_json_body(escaped, &text[start..]);
+                    Some(Place {
+                        text: (start, text.len()),
+                        escaped: (escaped_start, escaped.len()),
+                    })
                 });
                 if self.last.len() <= memo {
                     self.last.resize(memo + 1, ((0, 0, 0, 0), None));
@@ -423,7 +519,12 @@ impl TagCache {
                 place
             }
         };
-        place.map(|(start, end)| &self.text[start..end])
+        place.map(|Place { text, escaped }| {
+            (
+                &self.text[text.0..text.1],
+                &self.escaped[escaped.0..escaped.1],
+            )
+        })
     }
 }
 
@@ -468,6 +569,34 @@ pub fn write_span_logs(
     logs: &[SpanLog],
     span_line: &str,
 ) {
+    write_logs_json(out, trace_id, span_id, logs, |out| {
+        push_json_string(out, span_line);
+    });
+}
+
+/// [`write_span_logs`] for a span line already escaped as the body of a
+/// JSON string (as [`write_span_cached`] writes it beside the line).
+pub(crate) fn write_span_logs_escaped(
+    out: &mut String,
+    trace_id: TraceId,
+    span_id: SpanId,
+    logs: &[SpanLog],
+    escaped_line: &str,
+) {
+    write_logs_json(out, trace_id, span_id, logs, |out| {
+        out.push('"');
+        out.push_str(escaped_line);
+        out.push('"');
+    });
+}
+
+fn write_logs_json(
+    out: &mut String,
+    trace_id: TraceId,
+    span_id: SpanId,
+    logs: &[SpanLog],
+    span_line: impl FnOnce(&mut String),
+) {
     out.push_str("{\"traceId\": \"");
     trace_id.write_to(out);
     out.push_str("\", \"spanId\": \"");
@@ -492,13 +621,29 @@ pub fn write_span_logs(
         out.push_str("}}");
     }
     out.push_str("], \"span\": ");
-    push_json_string(out, span_line);
+    span_line(out);
     out.push_str("}\n");
 }
 
 /// Appends `s` as a JSON string with only ASCII characters, as Python's
 /// `json.dumps` does by default.
 fn push_json_string(out: &mut String, s: &str) {
+    out.reserve(s.len() + s.len() / 4 + 2);
+    out.push('"');
+    // Most log fields (`event`, `error`) need no escape.
+    if s.len() <= 16
+        && s.bytes()
+            .all(|b| matches!(b, b' '..=b'~') && b != b'"' && b != b'\\')
+    {
+        out.push_str(s);
+    } else {
+        push_json_body(out, s);
+    }
+    out.push('"');
+}
+
+/// Appends `s` escaped as in a JSON string, without the quotes.
+fn push_json_body(out: &mut String, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     /// What each byte becomes: 0 as it is (printable ASCII other than `"`
     /// and `\\`), the letter of a two-character escape, or 1 for `\\u`.
@@ -525,8 +670,6 @@ fn push_json_string(out: &mut String, s: &str) {
     let mut len = 0;
     let bytes = s.as_bytes();
     let mut at = 0;
-    out.reserve(s.len() + s.len() / 4 + 2);
-    out.push('"');
     while at < bytes.len() {
         if len + 20 > buf.len() {
             push_ascii(out, &buf[..len]);
@@ -581,7 +724,6 @@ fn push_json_string(out: &mut String, s: &str) {
         }
     }
     push_ascii(out, &buf[..len]);
-    out.push('"');
 }
 
 /// The bytes of `word` (little-endian) that JSON escapes: `"`, `\\`,
@@ -598,9 +740,10 @@ fn needs_escape(word: u64) -> u64 {
         | (word.wrapping_sub(ONES * 0x20) & !word & HIGH)
 }
 
-/// Appends bytes known to be ASCII.
+/// Appends escaped bytes (ASCII, by construction).
 fn push_ascii(out: &mut String, ascii: &[u8]) {
-    out.push_str(std::str::from_utf8(ascii).unwrap_or_default());
+    let pushed = crate::ascii::push_ascii(out, ascii);
+    debug_assert!(pushed, "escaped JSON is ASCII");
 }
 
 #[cfg(test)]
@@ -652,13 +795,38 @@ mod tests {
         let mut cache = TagCache::default();
         let cacheable: fn(&(&str, &str)) -> bool = |(k, _)| *k != "uncached";
         for span in spans {
-            let (mut plain, mut cached) = (String::new(), String::new());
-            let expected = write_span_after(&mut plain, &base, &line(span));
-            let cache = Some((cacheable, &mut cache));
-            let got = write_span_cached(&mut cached, &base, &line(span), cache);
-            assert_eq!(got, expected, "{span:?}");
-            assert_eq!(cached, plain, "{span:?}");
+            for has_logs in [false, true] {
+                let line = SpanLine {
+                    has_logs,
+                    ..line(span)
+                };
+                let (mut plain, mut cached) = (String::new(), String::from("earlier\n"));
+                let expected = write_span_after(&mut plain, &base, &line);
+                let mut json = String::from("[");
+                let cache = Some((cacheable, &mut cache));
+                let got = write_span_cached(&mut cached, &base, &line, cache, Some(&mut json));
+                assert_eq!(got, expected, "{span:?}");
+                assert_eq!(cached, format!("earlier\n{plain}"), "{span:?}");
+                // The JSON copy is the line escaped, or nothing for a refused line.
+                let mut escaped = String::from("[");
+                push_json_body(&mut escaped, &plain);
+                assert_eq!(json, escaped, "{span:?}");
+                // The same without a cache: every part escaped from the line.
+                let mut uncached = String::from("[");
+                let got =
+                    write_span_cached(&mut String::new(), &base, &line, None, Some(&mut uncached));
+                assert_eq!(got, expected, "{span:?}");
+                assert_eq!(uncached, escaped, "{span:?}");
+            }
         }
+    }
+
+    #[test]
+    fn the_span_logs_tag_is_written_and_escaped_as_any_tag() {
+        let mut tag = String::new();
+        write_tag(&mut tag, "_spanLogs", "true", false).unwrap();
+        assert_eq!(tag, SPAN_LOGS_TAG.0);
+        assert_eq!(json_reference(&tag), format!("\"{}\"", SPAN_LOGS_TAG.1));
     }
 
     /// `json.dumps` of `s`, character by character.
