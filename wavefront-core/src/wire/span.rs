@@ -211,10 +211,27 @@ pub(crate) fn write_span_cached<T: Tag>(
         let mut written = WrittenTags::new(out.len());
         written.add_encoded(out, base);
         mirror.add(&base.escaped, out.len());
-        for (at, tag) in span.tags.iter().enumerate() {
+        let mut at = 0;
+        while let Some(tag) = span.tags.get(at) {
+            at += 1;
             if let Some((cacheable, cache)) = &mut cache {
-                if cacheable(tag) {
-                    if let Some((text, escaped)) = cache.encoded(at, tag.key(), tag.value()) {
+                // Consecutive tags the cache serves, as one run when the
+                // batch wrote them before and none is already in the line.
+                let rest = &span.tags[at - 1..];
+                let run_len = rest.iter().take_while(|t| cacheable(t)).count();
+                if run_len > 1 {
+                    if let Some(run) = cache.run(at - 1, &rest[..run_len]) {
+                        if written.fits(run) {
+                            mirror.catch_up(out);
+                            written.add_encoded(out, run);
+                            mirror.add(&run.escaped, out.len());
+                            at += run_len - 1;
+                            continue;
+                        }
+                    }
+                }
+                if run_len > 0 {
+                    if let Some((text, escaped)) = cache.encoded(at - 1, tag.key(), tag.value()) {
                         mirror.catch_up(out);
                         if written.push_encoded(out, text) {
                             mirror.add(escaped, out.len());
@@ -355,6 +372,13 @@ fn fingerprint(tag: &[u8]) -> u64 {
 
 impl WrittenTags {
     /// Appends tags encoded before, and tracks them as written.
+    /// Whether `encoded` can be appended as a whole: none of its tags is
+    /// written already (their fingerprints say so), and their places fit.
+    fn fits(&self, encoded: &EncodedSpanTags) -> bool {
+        self.fingerprints & encoded.fingerprints == 0
+            && self.len + encoded.ranges.len() <= self.ranges.len()
+    }
+
     fn add_encoded(&mut self, out: &mut String, encoded: &EncodedSpanTags) {
         let at = out.len();
         out.push_str(&encoded.text);
@@ -445,7 +469,13 @@ pub(crate) struct TagCache {
     text: String,
     /// Each text of `text` escaped as in a JSON string, for span logs.
     escaped: String,
+    /// Runs of consecutive tags written together, by where they start in
+    /// a span: the last few there, with the texts they were made of.
+    runs: Vec<Vec<(Vec<TextIds>, Option<EncodedSpanTags>)>>,
 }
+
+/// Runs kept for each place in a span: a batch mixes a few routes.
+const RUNS_PER_PLACE: usize = 4;
 
 /// Where a text is in [`TagCache::text`], and its escaped copy in
 /// [`TagCache::escaped`].
@@ -480,6 +510,54 @@ impl TagCache {
             }
             write_tag(text, key, value, false)
         })
+    }
+
+    /// `tags` (which start at `at` among a span's) encoded as one text,
+    /// duplicates among them dropped, or `None` if one is refused. Made
+    /// from each tag's encoding the first time these texts are seen there.
+    fn run<T: Tag>(&mut self, at: usize, tags: &[T]) -> Option<&EncodedSpanTags> {
+        let same = |known: &[TextIds]| {
+            known.len() == tags.len()
+                && known
+                    .iter()
+                    .zip(tags)
+                    .all(|(id, tag)| *id == ids(tag.key(), tag.value()))
+        };
+        if self.runs.len() <= at {
+            self.runs.resize_with(at + 1, Vec::new);
+        }
+        let found = self.runs[at].iter().position(|(known, _)| same(known));
+        let found = match found {
+            Some(found) => found,
+            None => {
+                let run = self.make_run(at, tags);
+                let ids = tags.iter().map(|t| ids(t.key(), t.value())).collect();
+                let place = &mut self.runs[at];
+                if place.len() == RUNS_PER_PLACE {
+                    place.remove(0);
+                }
+                place.push((ids, run));
+                place.len() - 1
+            }
+        };
+        self.runs[at][found].1.as_ref()
+    }
+
+    fn make_run<T: Tag>(&mut self, at: usize, tags: &[T]) -> Option<EncodedSpanTags> {
+        let mut run = EncodedSpanTags::default();
+        let mut written = WrittenTags::new(0);
+        for (i, tag) in tags.iter().enumerate() {
+            let (text, escaped) = self.encoded(at + i, tag.key(), tag.value())?;
+            if written.len == written.ranges.len() {
+                return None;
+            }
+            if written.push_encoded(&mut run.text, text) {
+                run.escaped.push_str(escaped);
+            }
+        }
+        run.ranges = written.ranges[..written.len].to_vec();
+        run.fingerprints = written.fingerprints;
+        Some(run)
     }
 
     /// The text `write` gives for `id`, written at its first lookup; what
@@ -768,7 +846,7 @@ mod tests {
         // Repeats, a pair equal to a base tag, sanitised keys that collide, a
         // blank value, a reserved key, one the cache is not asked for; an
         // operation with a `*`, and a blank one.
-        let spans: [(&str, &[(&str, &str)]); 7] = [
+        let spans: [(&str, &[(&str, &str)]); 10] = [
             (
                 "op",
                 &[
@@ -791,10 +869,33 @@ mod tests {
             ("op", &[("uncached", "1"), ("component", "axum")]),
             ("a*b", &[("component", "axum")]),
             (" ", &[("component", "axum")]),
+            // Runs around a tag the cache does not serve; a run holding a
+            // tag written alike before it, by a tag outside the cache.
+            (
+                "op",
+                &[
+                    ("component", "axum"),
+                    ("span.kind", "server"),
+                    ("uncached", "1"),
+                    ("k2", "v2"),
+                    ("k3", "v3"),
+                ],
+            ),
+            (
+                "op",
+                &[
+                    ("uncached", "1"),
+                    ("uncached", "1"),
+                    ("component", "axum"),
+                    ("span.kind", "server"),
+                ],
+            ),
+            ("op", &[("a b", "1"), ("component", "axum"), ("a-b", "1")]),
         ];
         let mut cache = TagCache::default();
-        let cacheable: fn(&(&str, &str)) -> bool = |(k, _)| *k != "uncached";
-        for span in spans {
+        let cacheable: fn(&(&str, &str)) -> bool = |(k, _)| *k != "uncached" && *k != "a b";
+        // Twice: the second time, from what the cache kept.
+        for span in spans.into_iter().chain(spans) {
             for has_logs in [false, true] {
                 let line = SpanLine {
                     has_logs,
