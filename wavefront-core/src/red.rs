@@ -47,7 +47,7 @@ use crate::histogram::WavefrontHistogram;
 use crate::metric::DeltaCounter;
 use crate::registry::Registry;
 use crate::tags::ApplicationTags;
-use crate::trace::FinishedSpan;
+use crate::trace::{FinishedSpan, Text};
 
 /// Most distinct RED tag sets (operation, status, component, … : each makes
 /// up to five series); further ones are not recorded (counted in
@@ -173,8 +173,17 @@ impl RedMetrics {
         // Consecutive spans of one route and status, most of a busy batch,
         // find the last one's series without hashing their key.
         let mut last: Option<(KeyIds, Option<Arc<Series>>)> = None;
+        // The tracer's tags, the same for most spans, looked at once.
+        let mut base: Option<(usize, SpanTags<'_>)> = None;
         for span in spans {
-            let found = SpanTags::of(&span.data);
+            let d = &span.data;
+            let shared = d.shared_tags().map_or(&[][..], |tags| &tags[..]);
+            let at = shared.as_ptr() as usize;
+            let from_base = match &base {
+                Some((known, found)) if *known == at => found.clone(),
+                _ => base.insert((at, SpanTags::of_tags(shared))).1.clone(),
+            };
+            let found = from_base.and(&d.tags);
             let ids = found.ids(&span.data.operation);
             let series = match &last {
                 Some((last_ids, series)) if *last_ids == ids => series,
@@ -318,7 +327,7 @@ impl fmt::Debug for RedMetrics {
 type KeyIds = [(usize, usize); 6];
 
 /// The tags of a span that its RED series key is made of.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct SpanTags<'a> {
     application: Option<&'a str>,
     service: Option<&'a str>,
@@ -332,8 +341,20 @@ impl<'a> SpanTags<'a> {
     /// One pass over the tags for what the key needs (the last value of
     /// each, as `SpanData::tag` gives), rather than one pass per tag.
     fn of(d: &'a crate::trace::SpanData) -> Self {
-        let mut found = SpanTags::default();
-        d.for_each_tag(|k, v| {
+        let base = d.shared_tags().map_or(&[][..], |tags| &tags[..]);
+        SpanTags::of_tags(base).and(&d.tags)
+    }
+
+    /// Of `tags` alone.
+    fn of_tags(tags: &'a [(Text, Text)]) -> Self {
+        SpanTags::default().and(tags)
+    }
+
+    /// With `tags`, which come after those already looked at.
+    fn and(mut self, tags: &'a [(Text, Text)]) -> Self {
+        let found = &mut self;
+        tags.iter().for_each(|(k, v)| {
+            let (k, v) = (k.as_str(), v.as_str());
             // Most keys are none of these: their length and first byte
             // tell so before any comparison.
             match (k.len(), k.as_bytes().first()) {
@@ -346,7 +367,7 @@ impl<'a> SpanTags<'a> {
                 _ => {}
             }
         });
-        found
+        self
     }
 
     /// The texts of the key (with the operation's) by address and length:
@@ -416,7 +437,17 @@ mod tests {
             String::from("200").into(),
             "404".into(),
         ];
+        // Spans of another tracer (other shared tags) in between, and spans
+        // that replace one of their tracer's tags.
+        let packing = Tracer::builder(
+            ApplicationTags::builder("Ordering", "packing")
+                .build()
+                .unwrap(),
+        )
+        .build();
+        let mut spans = Vec::new();
         for i in 0..40 {
+            let tracer = if i % 5 == 2 { &packing } else { &tracer };
             let span = tracer
                 .span(if i % 3 == 0 {
                     Text::from("checkout")
@@ -430,9 +461,12 @@ mod tests {
             if i % 4 == 1 {
                 span.set_error();
             }
+            if i % 7 == 3 {
+                span.set_tag("service", "billing");
+            }
             span.finish();
+            spans.extend(tracer.take_finished());
         }
-        let spans = tracer.take_finished();
         for span in &spans {
             red.record(span);
         }

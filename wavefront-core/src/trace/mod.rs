@@ -323,18 +323,6 @@ impl SpanData {
         self.base.iter().any(|base| base.iter().any(is)) || self.tags.iter().any(is)
     }
 
-    /// Calls `f` with every tag in order: the tracer's, then the span's.
-    pub(crate) fn for_each_tag<'a>(&'a self, mut f: impl FnMut(&'a str, &'a str)) {
-        if let Some(base) = &self.base {
-            for (k, v) in base.iter() {
-                f(k, v);
-            }
-        }
-        for (k, v) in &self.tags {
-            f(k, v);
-        }
-    }
-
     /// Whether the span carries `error=true`, and whether it already has a
     /// log with `event=error`.
     pub(crate) fn error_state(&self) -> (bool, bool) {
