@@ -11,7 +11,7 @@ use crate::registry::{Entry, Metric};
 use crate::sender::{DataKind, LineBatch, Sender, SenderStats, ShutdownReport};
 use crate::trace::{FinishedSpan, Text};
 use crate::wire::{
-    self, Encoded, EncodedSpanTags, Granularity, MetricTemplate, SpanLine, TagCache,
+    self, Cached, Encoded, EncodedSpanTags, Granularity, MetricTemplate, SpanLine, TagCache,
 };
 use crate::WireError;
 
@@ -258,7 +258,11 @@ fn write_span(
     };
     // A text that owns its buffer (a URL) is not cached: it is this span's
     // alone, and its address may be reused by the next span's.
-    let cacheable: fn(&(Text, Text)) -> bool = |(k, v)| !k.owns_buffer() && !v.owns_buffer();
+    let cacheable: fn(&(Text, Text)) -> Cached = |(k, v)| match (k.owns_buffer(), v.owns_buffer()) {
+        (false, false) => Cached::Tag,
+        (false, true) => Cached::Key,
+        (true, _) => Cached::Neither,
+    };
     let base = match d.shared_tags() {
         Some(tags) => shared.encoded(tags)?,
         None => &EncodedSpanTags::default(),

@@ -24,7 +24,7 @@ mod span;
 
 pub use crate::error::WireError;
 pub use span::{write_span, write_span_after, write_span_logs, EncodedSpanTags, SpanLine, SpanLog};
-pub(crate) use span::{write_span_cached, write_span_logs_escaped, TagCache};
+pub(crate) use span::{write_span_cached, write_span_logs_escaped, Cached, TagCache};
 
 use crate::sanitize::{self, is_delta, DELTA_PREFIX};
 pub(crate) use number::{push_f64, push_u64};
@@ -168,34 +168,52 @@ fn write_tags<T: Tag>(out: &mut String, tags: &[T], limit_len: bool) -> Result<(
     Ok(())
 }
 
-fn write_tag(out: &mut String, key: &str, value: &str, limit_len: bool) -> Result<(), WireError> {
+/// ` "k"=` of a span tag, as [`write_tag`] writes it (without its length
+/// limit for point tags), or why the key is refused.
+fn write_tag_key(out: &mut String, key: &str) -> Result<(), WireError> {
     out.push(' ');
-    let key_start = out.len();
-    let mut key_len = sanitize::write_name_len(out, key).map_err(|_| WireError::BlankTagKey)?;
-    // The proxy renames a point tag `tag` to `_tag`, and `host` (next to a
-    // source) to `_host`: one unit more against the limit.
-    if limit_len && matches!(&out[key_start..], "\"tag\"" | "\"host\"") {
-        key_len += 1;
-    }
-    out.push('=');
-    let value_len =
-        sanitize::write_value_len(out, value).map_err(|_| WireError::BlankTagValue {
-            key: key.to_owned(),
-        })?;
-    // The caller rolls the line back on error.
-    if !limit_len && key_len > MAX_SPAN_TAG_KEY_LEN {
+    let key_len = sanitize::write_name_len(out, key).map_err(|_| WireError::BlankTagKey)?;
+    if key_len > MAX_SPAN_TAG_KEY_LEN {
         return Err(WireError::TagKeyTooLong {
             key: key.to_owned(),
             len: key_len,
         });
     }
-    if limit_len && key_len + value_len >= MAX_TAG_LEN {
+    out.push('=');
+    Ok(())
+}
+
+fn write_tag(out: &mut String, key: &str, value: &str, limit_len: bool) -> Result<(), WireError> {
+    if !limit_len {
+        // A span tag: its key and its value are limited apart.
+        write_tag_key(out, key)?;
+        return write_tag_value(out, key, value).map(drop);
+    }
+    out.push(' ');
+    let key_start = out.len();
+    let mut key_len = sanitize::write_name_len(out, key).map_err(|_| WireError::BlankTagKey)?;
+    // The proxy renames a point tag `tag` to `_tag`, and `host` (next to a
+    // source) to `_host`: one unit more against the limit.
+    if matches!(&out[key_start..], "\"tag\"" | "\"host\"") {
+        key_len += 1;
+    }
+    out.push('=');
+    let value_len = write_tag_value(out, key, value)?;
+    // The caller rolls the line back on error.
+    if key_len + value_len >= MAX_TAG_LEN {
         return Err(WireError::TagTooLong {
             key: key.to_owned(),
             len: key_len + value_len,
         });
     }
     Ok(())
+}
+
+/// A tag's quoted value; its length, or why it is refused.
+fn write_tag_value(out: &mut String, key: &str, value: &str) -> Result<usize, WireError> {
+    sanitize::write_value_len(out, value).map_err(|_| WireError::BlankTagValue {
+        key: key.to_owned(),
+    })
 }
 
 fn check_centroids(centroids: &[Centroid]) -> Result<(), WireError> {

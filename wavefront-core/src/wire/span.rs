@@ -3,8 +3,8 @@
 use std::borrow::Cow;
 
 use super::{
-    atomically, push_timestamp, push_u64, write_source, write_tag, Tag, WireError,
-    MAX_SPAN_NAME_LEN, MAX_SPAN_TAGS,
+    atomically, push_timestamp, push_u64, write_source, write_tag, write_tag_key, write_tag_value,
+    Tag, WireError, MAX_SPAN_NAME_LEN, MAX_SPAN_TAGS,
 };
 use crate::cow_map::AddressHasher;
 use crate::id::{SpanId, TraceId};
@@ -161,7 +161,19 @@ pub fn write_span_after<T: Tag>(
 }
 
 /// Which tags a [`TagCache`] may serve, and the cache.
-pub(crate) type CachedTags<'c, T> = (fn(&T) -> bool, &'c mut TagCache);
+pub(crate) type CachedTags<'c, T> = (fn(&T) -> Cached, &'c mut TagCache);
+
+/// What a [`TagCache`] may serve of a tag: only texts that stay alive and
+/// unchanged through the batch can be found again by their address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Cached {
+    /// The key and the value.
+    Tag,
+    /// The key only (a URL of the span's own after a shared key).
+    Key,
+    /// Neither.
+    Neither,
+}
 
 /// [`write_span_after`], taking the encoding of each tag that `cache.0`
 /// accepts from `cache.1` (see [`TagCache`]). With `json`, the line is also
@@ -218,10 +230,13 @@ pub(crate) fn write_span_cached<T: Tag>(
                 // Consecutive tags the cache serves, as one run when the
                 // batch wrote them before and none is already in the line.
                 let rest = &span.tags[at - 1..];
-                let run_len = rest.iter().take_while(|t| cacheable(t)).count();
+                let run_len = rest
+                    .iter()
+                    .take_while(|t| cacheable(t) == Cached::Tag)
+                    .count();
                 if run_len > 1 {
                     if let Some(run) = cache.run(at - 1, &rest[..run_len]) {
-                        if written.fits(run) {
+                        if written.fits(out, run) {
                             mirror.catch_up(out);
                             written.add_encoded(out, run);
                             mirror.add(&run.escaped, out.len());
@@ -236,6 +251,14 @@ pub(crate) fn write_span_cached<T: Tag>(
                         if written.push_encoded(out, text) {
                             mirror.add(escaped, out.len());
                         }
+                        continue;
+                    }
+                } else if cacheable(tag) == Cached::Key {
+                    if let Some(key) = cache.key(tag.key()) {
+                        let start = out.len();
+                        out.push_str(key);
+                        write_tag_value(out, tag.key(), tag.value())?;
+                        written.keep_unless_seen(out, start);
                         continue;
                     }
                 }
@@ -372,11 +395,28 @@ fn fingerprint(tag: &[u8]) -> u64 {
 
 impl WrittenTags {
     /// Appends tags encoded before, and tracks them as written.
-    /// Whether `encoded` can be appended as a whole: none of its tags is
-    /// written already (their fingerprints say so), and their places fit.
-    fn fits(&self, encoded: &EncodedSpanTags) -> bool {
-        self.fingerprints & encoded.fingerprints == 0
-            && self.len + encoded.ranges.len() <= self.ranges.len()
+    /// Whether `encoded` can be appended to `line` as a whole: none of its
+    /// tags is written already, and their places fit.
+    fn fits(&self, line: &str, encoded: &EncodedSpanTags) -> bool {
+        if self.len + encoded.ranges.len() > self.ranges.len() {
+            return false;
+        }
+        if self.fingerprints & encoded.fingerprints == 0 {
+            return true;
+        }
+        // Some fingerprints match: compare those tags.
+        encoded.ranges.iter().all(|&(start, end)| {
+            let tag = &encoded.text.as_bytes()[start..end];
+            self.fingerprints & fingerprint(tag) == 0 || !self.has(line, tag)
+        })
+    }
+
+    /// Whether `tag` is among the tags written in `line` (all tracked).
+    fn has(&self, line: &str, tag: &[u8]) -> bool {
+        let line = line.as_bytes();
+        self.ranges[..self.len]
+            .iter()
+            .any(|&(a, b)| b - a == tag.len() && line[a..b] == *tag)
     }
 
     fn add_encoded(&mut self, out: &mut String, encoded: &EncodedSpanTags) {
@@ -424,10 +464,7 @@ impl WrittenTags {
         let seen = if self.fingerprints & bit == 0 {
             false
         } else if self.len < self.ranges.len() {
-            let line = out.as_bytes();
-            self.ranges[..self.len]
-                .iter()
-                .any(|&(a, b)| b - a == tag.len() && line[a..b] == *tag.as_bytes())
+            self.has(out, tag.as_bytes())
         } else {
             // Many tags: search the line. Quotes inside values are escaped, so
             // an unescaped ` "k"="v"` followed by a space is a whole tag.
@@ -469,6 +506,10 @@ pub(crate) struct TagCache {
     text: String,
     /// Each text of `text` escaped as in a JSON string, for span logs.
     escaped: String,
+    /// Each key's place in `text` (` "k"=`), or `None` if it is refused;
+    /// and the last one found.
+    keys: std::collections::HashMap<TextIds, Option<(usize, usize)>, AddressHasher>,
+    last_key: Option<(TextIds, Option<(usize, usize)>)>,
     /// Runs of consecutive tags written together, by where they start in
     /// a span: the last few there, with the texts they were made of.
     runs: Vec<Vec<(Vec<TextIds>, Option<EncodedSpanTags>)>>,
@@ -510,6 +551,31 @@ impl TagCache {
             }
             write_tag(text, key, value, false)
         })
+    }
+
+    /// ` "k"=`, as [`write_span`] writes a tag's key and its `=`, or `None`
+    /// when the key is refused (the caller then writes the tag, for the
+    /// error).
+    fn key(&mut self, key: &str) -> Option<&str> {
+        let id = ids(key, "");
+        // A span has one such key, most often (its URL's).
+        let place = match self.last_key {
+            Some((last, place)) if last == id => place,
+            _ => {
+                let text = &mut self.text;
+                let place = *self.keys.entry(id).or_insert_with(|| {
+                    let start = text.len();
+                    if is_reserved(key) || write_tag_key(text, key).is_err() {
+                        text.truncate(start);
+                        return None;
+                    }
+                    Some((start, text.len()))
+                });
+                self.last_key = Some((id, place));
+                place
+            }
+        };
+        place.map(|(start, end)| &self.text[start..end])
     }
 
     /// `tags` (which start at `at` among a span's) encoded as one text,
@@ -846,7 +912,7 @@ mod tests {
         // Repeats, a pair equal to a base tag, sanitised keys that collide, a
         // blank value, a reserved key, one the cache is not asked for; an
         // operation with a `*`, and a blank one.
-        let spans: [(&str, &[(&str, &str)]); 10] = [
+        let spans: [(&str, &[(&str, &str)]); 13] = [
             (
                 "op",
                 &[
@@ -891,9 +957,26 @@ mod tests {
                 ],
             ),
             ("op", &[("a b", "1"), ("component", "axum"), ("a-b", "1")]),
+            // Keys served without their values: one written twice alike, one
+            // with a value to escape, a blank value, a refused key.
+            (
+                "op",
+                &[
+                    ("http.url", "http://h/a?q=\"1\""),
+                    ("component", "axum"),
+                    ("http.url", "http://h/a?q=\"1\""),
+                    ("http.url", "http://h/b\n"),
+                ],
+            ),
+            ("op", &[("blank", " "), ("http.url", "x")]),
+            ("op", &[("traceId", "1"), ("http.url", "x")]),
         ];
         let mut cache = TagCache::default();
-        let cacheable: fn(&(&str, &str)) -> bool = |(k, _)| *k != "uncached" && *k != "a b";
+        let cacheable: fn(&(&str, &str)) -> Cached = |(k, _)| match *k {
+            "uncached" | "a b" => Cached::Neither,
+            "http.url" | "blank" | "traceId" => Cached::Key,
+            _ => Cached::Tag,
+        };
         // Twice: the second time, from what the cache kept.
         for span in spans.into_iter().chain(spans) {
             for has_logs in [false, true] {
