@@ -190,6 +190,17 @@ struct SharedAttributes {
     key: usize,
     bytes: Vec<u8>,
     keys: Vec<Box<str>>,
+    /// The [`key_bit`]s of `keys`.
+    key_bits: u64,
+}
+
+/// One of 64 bits, the same for equal keys, from a key's length and two of
+/// its bytes: keys whose bits differ need no comparison.
+fn key_bit(key: &str) -> u64 {
+    let bytes = key.as_bytes();
+    let byte = |at: usize| u64::from(bytes.get(at).copied().unwrap_or(0));
+    let h = (bytes.len() as u64) ^ (byte(0) << 8) ^ (byte(bytes.len().saturating_sub(1)) << 16);
+    1 << (h.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58)
 }
 
 /// Whether a span tag becomes an attribute: `span.kind` becomes the kind,
@@ -212,8 +223,25 @@ fn kind_and_error(tags: &[(Text, Text)]) -> (i32, bool) {
     (kind, error)
 }
 
-/// Whether an attribute key of `tags` is given twice, or is one of `shared`.
-fn has_duplicate_key(shared: &[Box<str>], tags: &[(Text, Text)]) -> bool {
+/// Whether an attribute key of `tags` is given twice, or is one of
+/// `shared` (whose keys' bits are `shared_bits`): compared only when the
+/// keys' bits meet.
+fn has_duplicate_key(shared: &[Box<str>], shared_bits: u64, tags: &[(Text, Text)]) -> bool {
+    let mut bits = shared_bits;
+    for (k, v) in tags {
+        if is_attribute(k, v) {
+            let bit = key_bit(k);
+            if bits & bit != 0 {
+                return compare_keys(shared, tags);
+            }
+            bits |= bit;
+        }
+    }
+    false
+}
+
+/// [`has_duplicate_key`], comparing every pair.
+fn compare_keys(shared: &[Box<str>], tags: &[(Text, Text)]) -> bool {
     let same = |a: &str, b: &str| a.len() == b.len() && a == b;
     let keys = || {
         tags.iter()
@@ -272,6 +300,7 @@ impl<'f> SpanWriter<'f> {
             key,
             bytes: attributes_bytes(9, pairs),
             keys: tags.iter().map(|(k, _)| Box::from(&**k)).collect(),
+            key_bits: tags.iter().fold(0, |bits, (k, _)| bits | key_bit(k)),
         });
         self.shared.len() - 1
     }
@@ -285,13 +314,16 @@ impl<'f> SpanWriter<'f> {
             return;
         };
         let shared = d.shared_tags().map(|tags| self.shared(tags));
-        let (shared_bytes, shared_keys) = match shared {
-            Some(at) => (&self.shared[at].bytes[..], &self.shared[at].keys[..]),
-            None => (&[][..], &[][..]),
+        let (shared_bytes, shared_keys, shared_bits) = match shared {
+            Some(at) => {
+                let shared = &self.shared[at];
+                (&shared.bytes[..], &shared.keys[..], shared.key_bits)
+            }
+            None => (&[][..], &[][..], 0),
         };
         // A key given twice (Wavefront allows it) becomes one array
         // attribute: the struct encoder handles that rare case.
-        if has_duplicate_key(shared_keys, &d.tags) {
+        if has_duplicate_key(shared_keys, shared_bits, &d.tags) {
             if let Some(full) = encode::span(span) {
                 put_bytes(self.body.items(), 2, &full.encode_to_vec());
             }
@@ -908,6 +940,38 @@ mod tests {
             );
             let _ = Duration::ZERO;
         }
+    }
+
+    #[test]
+    fn duplicate_keys_are_found_whether_or_not_their_bits_meet() {
+        let tags = |keys: &[&str]| -> Vec<(Text, Text)> {
+            keys.iter()
+                .map(|k| (Text::from(k.to_string()), Text::from("v")))
+                .collect()
+        };
+        let shared: Vec<Box<str>> = vec!["application".into(), "service".into()];
+        let bits = shared.iter().fold(0, |b, k| b | key_bit(k));
+        // Two different keys with the same bit: compared, and not the same.
+        let names: Vec<String> = (0..200).map(|i| format!("k{i}")).collect();
+        let (a, b) = names
+            .iter()
+            .enumerate()
+            .find_map(|(i, a)| {
+                names[..i]
+                    .iter()
+                    .find(|b| key_bit(b) == key_bit(a))
+                    .map(|b| (a.as_str(), b.as_str()))
+            })
+            .unwrap();
+        assert!(!has_duplicate_key(&shared, bits, &tags(&[a, b])));
+        assert!(has_duplicate_key(&shared, bits, &tags(&[a, "x", a])));
+        assert!(has_duplicate_key(&shared, bits, &tags(&["service"])));
+        // `span.kind` and `error=true` are not attributes.
+        assert!(!has_duplicate_key(
+            &shared,
+            bits,
+            &tags(&["span.kind", "span.kind"])
+        ));
     }
 
     #[test]
