@@ -275,9 +275,21 @@ pub(super) struct SpanWriter<'f> {
     frame: &'f Frame,
     body: Body,
     shared: Vec<SharedAttributes>,
+    /// A span's own attributes, written before their length is.
+    attributes: Vec<u8>,
+    /// Runs of consecutive attributes encoded together, by where they start
+    /// among a span's tags: the last few there, with the texts (by address,
+    /// alive through the batch) they were made of.
+    runs: Vec<Vec<(Vec<TextIds>, Vec<u8>)>>,
     /// Spans left out: an all-zero id.
     pub(super) invalid: usize,
 }
+
+/// A tag's key and value by address and length.
+type TextIds = (usize, usize, usize, usize);
+
+/// Runs kept for each place among a span's tags: a batch mixes a few routes.
+const RUNS_PER_PLACE: usize = 4;
 
 impl<'f> SpanWriter<'f> {
     /// A writer of about `spans` spans.
@@ -286,8 +298,56 @@ impl<'f> SpanWriter<'f> {
             frame,
             body: Body::new(frame, spans * 512),
             shared: Vec::new(),
+            attributes: Vec::new(),
+            runs: Vec::new(),
             invalid: 0,
         }
+    }
+
+    /// Appends the attributes of a span's own `tags` to `out`: tags whose
+    /// texts are shared (a route's) in runs encoded once a batch, the rest
+    /// (a URL) each time.
+    fn own_attributes(&mut self, tags: &[(Text, Text)], out: &mut Vec<u8>) {
+        let shared = |(k, v): &(Text, Text)| !k.owns_buffer() && !v.owns_buffer();
+        let mut at = 0;
+        while let Some((k, v)) = tags.get(at) {
+            let run = tags[at..].iter().take_while(|t| shared(t)).count();
+            if run > 1 {
+                out.extend_from_slice(self.run(at, &tags[at..at + run]));
+                at += run;
+                continue;
+            }
+            if is_attribute(k, v) {
+                put_key_value(out, 9, k, v);
+            }
+            at += 1;
+        }
+    }
+
+    /// The attributes of `tags` (at `at` among a span's), encoded at the
+    /// first span of the batch that has them there.
+    fn run(&mut self, at: usize, tags: &[(Text, Text)]) -> &[u8] {
+        let id =
+            |(k, v): &(Text, Text)| (k.as_ptr() as usize, k.len(), v.as_ptr() as usize, v.len());
+        if self.runs.len() <= at {
+            self.runs.resize_with(at + 1, Vec::new);
+        }
+        let place = &mut self.runs[at];
+        let found = place.iter().position(|(ids, _)| {
+            ids.len() == tags.len() && ids.iter().zip(tags).all(|(i, t)| *i == id(t))
+        });
+        let found = found.unwrap_or_else(|| {
+            let mut bytes = Vec::new();
+            for (k, v) in tags.iter().filter(|(k, v)| is_attribute(k, v)) {
+                put_key_value(&mut bytes, 9, k, v);
+            }
+            if place.len() == RUNS_PER_PLACE {
+                place.remove(0);
+            }
+            place.push((tags.iter().map(id).collect(), bytes));
+            place.len() - 1
+        });
+        &place[found].1
     }
 
     fn shared(&mut self, tags: &Arc<[(Text, Text)]>) -> usize {
@@ -313,6 +373,9 @@ impl<'f> SpanWriter<'f> {
             self.invalid += 1;
             return;
         };
+        let mut own = std::mem::take(&mut self.attributes);
+        own.clear();
+        self.own_attributes(&d.tags, &mut own);
         let shared = d.shared_tags().map(|tags| self.shared(tags));
         let (shared_bytes, shared_keys, shared_bits) = match shared {
             Some(at) => {
@@ -327,10 +390,10 @@ impl<'f> SpanWriter<'f> {
             if let Some(full) = encode::span(span) {
                 put_bytes(self.body.items(), 2, &full.encode_to_vec());
             }
+            self.attributes = own;
             return;
         }
         let (kind, error) = kind_and_error(&d.tags);
-        let own = || d.tags.iter().filter(|(k, v)| is_attribute(k, v));
         let mut parents = d.parents.iter().filter_map(|&p| id(p));
         let parent = parents.next();
         let links = || {
@@ -347,9 +410,7 @@ impl<'f> SpanWriter<'f> {
             + varint_len(kind as u64)
             + 2 * (1 + 8)
             + shared_bytes.len()
-            + own()
-                .map(|(k, v)| field_len(9, key_value_len(k, v)))
-                .sum::<usize>()
+            + own.len()
             + d.logs
                 .iter()
                 .map(|l| field_len(11, event_len(l)))
@@ -377,9 +438,7 @@ impl<'f> SpanWriter<'f> {
             start.saturating_add(span.duration_micros.saturating_mul(1_000)),
         );
         out.extend_from_slice(shared_bytes);
-        for (k, v) in own() {
-            put_key_value(out, 9, k, v);
-        }
+        out.extend_from_slice(&own);
         for log in &d.logs {
             put_len(out, 11, event_len(log));
             put_fixed64(out, 1, log.timestamp_micros.saturating_mul(1_000));
@@ -400,6 +459,7 @@ impl<'f> SpanWriter<'f> {
         put_key(out, 16, FIXED32);
         out.extend_from_slice(&1u32.to_le_bytes()); // W3C flags: sampled
         debug_assert_eq!(out.len() - before, field_len(2, len));
+        self.attributes = own;
     }
 
     /// The request.
@@ -812,6 +872,20 @@ mod tests {
             .tag("x", "2")
             .start();
         dup.finish();
+        // One route's spans: runs of its shared texts around a URL of each
+        // span's own.
+        for url in ["http://h/style/1/make", "http://h/style/2/make"] {
+            let span = tracer
+                .span("make_shirts")
+                .tag("component", "axum")
+                .tag("span.kind", "server")
+                .tag("http.method", "GET")
+                .tag("http.url", String::from(url))
+                .tag("axum.func", "make_shirts")
+                .tag("http.status_code", "200")
+                .start();
+            span.finish();
+        }
         root.finish();
         let mut spans = tracer.take_finished();
         // Parents beyond the first and follows-from become links.
