@@ -243,6 +243,10 @@ pub struct SpanData {
     started: Instant,
     /// The decision forced by a tag (`sampling.priority`, `debug`, `error`).
     forced: Option<bool>,
+    /// Once finished, its duration in microseconds (kept here so that the
+    /// queue of finished spans holds a pointer a span: half the memory a
+    /// full ring cycles through).
+    duration_micros: u64,
     /// A buffer kept from an earlier span, for a text of this one's (its URL).
     spare_text: String,
     /// A log's fields kept from an earlier span, for this one's error log.
@@ -265,6 +269,7 @@ impl SpanData {
             start_micros: 0,
             started: Instant::now(),
             forced: None,
+            duration_micros: 0,
             spare_text: String::new(),
             spare_fields: Vec::with_capacity(2),
         }
@@ -421,7 +426,8 @@ struct TracerInner {
     anchor: Anchor,
     source: String,
     /// Bounded and allocated up front: queueing a span allocates nothing.
-    queue: ArrayQueue<FinishedSpan>,
+    /// Finished spans (each one's duration and decision in its data).
+    queue: ArrayQueue<SpanBox>,
     capacity: usize,
     received: Counter,
     dropped: AtomicU64,
@@ -807,18 +813,18 @@ impl Tracer {
         }
         if span.sampled {
             inner.received.inc();
-            self.push(span);
+            self.push(span.data);
         } else {
             inner.discarded.inc();
             if inner.queue_unsampled {
-                self.push(span);
+                self.push(span.data);
             }
         }
     }
 
     /// Queues a span, and wakes the reporter once a batch waits. No atomic
     /// read-modify-write but the queue's own, while the reporter keeps up.
-    fn push(&self, span: FinishedSpan) {
+    fn push(&self, span: SpanBox) {
         let inner = &*self.0;
         if inner.capacity == 0 || inner.queue.push(span).is_err() {
             inner.dropped.fetch_add(1, Ordering::Relaxed);
@@ -852,8 +858,12 @@ impl Tracer {
         // Spans queued from now on may wake the reporter again.
         self.0.waking.store(false, Ordering::Release);
         let mut spans = Vec::with_capacity(self.0.queue.len());
-        while let Some(span) = self.0.queue.pop() {
-            spans.push(span);
+        while let Some(data) = self.0.queue.pop() {
+            spans.push(FinishedSpan {
+                duration_micros: data.duration_micros,
+                sampled: data.context.sampled == Some(true),
+                data,
+            });
         }
         spans
     }
@@ -1199,9 +1209,10 @@ impl SpanHandle {
                         ))
             });
             data.context.sampled = Some(sampled);
+            data.duration_micros = duration.as_micros() as u64;
             self.0.tracer.finished(FinishedSpan {
+                duration_micros: data.duration_micros,
                 data,
-                duration_micros: duration.as_micros() as u64,
                 sampled,
             });
         }
