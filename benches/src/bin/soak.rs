@@ -21,13 +21,13 @@
 //! connections, each bounded by the run's duration. Everything stays on
 //! loopback.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use wavefront_benches::Connection;
 use wavefront_core::registry::Registry;
 use wavefront_core::reporter::Reporter;
 use wavefront_core::sender::{DataKind, ProxySender, Sender};
@@ -51,14 +51,10 @@ fn rss_kib() -> u64 {
 fn client(addr: SocketAddr, worker: usize, stop: &AtomicBool) -> u64 {
     let mut served = 0;
     'connect: while !stop.load(Ordering::Relaxed) {
-        let Ok(stream) = TcpStream::connect(addr) else {
+        let Ok(mut connection) = Connection::open(addr) else {
             thread::sleep(Duration::from_millis(10));
             continue;
         };
-        stream.set_read_timeout(Some(Duration::from_secs(5))).ok();
-        stream.set_nodelay(true).ok();
-        let mut reader = BufReader::new(stream.try_clone().expect("clone"));
-        let mut writer = stream;
         let mut i = 0u64;
         while !stop.load(Ordering::Relaxed) {
             i += 1;
@@ -68,26 +64,7 @@ fn client(addr: SocketAddr, worker: usize, stop: &AtomicBool) -> u64 {
                 1 => format!("/no/such/{i}"),
                 _ => format!("/style/w{worker}-{}/make", i % 97),
             };
-            if write!(writer, "GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n").is_err() {
-                continue 'connect;
-            }
-            let mut length = 0usize;
-            let mut line = String::new();
-            loop {
-                line.clear();
-                match reader.read_line(&mut line) {
-                    Ok(0) | Err(_) => continue 'connect,
-                    Ok(_) if line == "\r\n" => break,
-                    Ok(_) => {
-                        let lower = line.to_ascii_lowercase();
-                        if let Some(v) = lower.strip_prefix("content-length:") {
-                            length = v.trim().parse().unwrap_or(0);
-                        }
-                    }
-                }
-            }
-            let mut body = vec![0u8; length];
-            if reader.read_exact(&mut body).is_err() {
+            if connection.get(&path).is_err() {
                 continue 'connect;
             }
             served += 1;
