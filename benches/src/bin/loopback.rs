@@ -10,7 +10,12 @@
 //! ```sh
 //! cargo run --release -p wavefront-benches --bin loopback               # 5 rounds of 5 s, 2 connections
 //! cargo run --release -p wavefront-benches --bin loopback -- 3 2 4      # 3 s a run, 2 rounds, 4 connections
+//! cargo run --release -p wavefront-benches --bin loopback -- 5 5 2 apart
 //! ```
+//!
+//! `apart` moves the SDK's threads and the proxy stand-in to the clients'
+//! core, leaving the server's core to the server: what the layer costs a
+//! request on its own, without its background work beside it.
 //!
 //! Prints a Markdown table: requests a second, and the p50 and p99 latency
 //! the clients saw (each run after a one-second warm-up), medians over the
@@ -67,6 +72,10 @@ struct Run {
     p99_us: u64,
 }
 
+/// Where the clients and the server run (on a machine with two cores).
+const CLIENT_CPU: usize = 0;
+const SERVER_CPU: usize = 1;
+
 /// Pins the calling thread to `cpu`, when the machine has it.
 fn pin(cpu: usize) {
     let cores = thread::available_parallelism().map_or(1, |n| n.get());
@@ -83,10 +92,11 @@ fn pin(cpu: usize) {
 }
 
 /// A proxy stand-in on 127.0.0.1 that reads whatever it is sent.
-fn proxy_stand_in() -> std::io::Result<u16> {
+fn proxy_stand_in(cpu: usize) -> std::io::Result<u16> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let port = listener.local_addr()?.port();
     thread::spawn(move || {
+        pin(cpu);
         for stream in listener.incoming().flatten() {
             thread::spawn(move || {
                 let mut stream = stream;
@@ -132,6 +142,7 @@ fn run(
     variant: Variant,
     proxy_port: u16,
     connections: usize,
+    sdk_cpu: usize,
     warmup: Duration,
     measure: Duration,
 ) -> Result<Run, Box<dyn std::error::Error>> {
@@ -140,9 +151,13 @@ fn run(
         .metrics_port(proxy_port)
         .tracing_port(proxy_port)
         .build();
+    // The reporter's and the sender's threads start on `sdk_cpu`; the
+    // server's runtime, made next, on the server's.
+    pin(sdk_cpu);
     let reporter = Reporter::builder(Registry::new(), Arc::new(sender), tags)
         .interval(Duration::from_secs(60))
         .start();
+    pin(SERVER_CPU);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -168,7 +183,7 @@ fn run(
         .map(|c| {
             let stop = Arc::clone(&stop);
             thread::spawn(move || -> std::io::Result<Histogram<u64>> {
-                pin(0);
+                pin(CLIENT_CPU);
                 let mut latencies = Histogram::<u64>::new(3).map_err(std::io::Error::other)?;
                 let mut connection = Connection::open(addr)?;
                 let mut i = c as u64 * 7;
@@ -215,10 +230,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let rounds = arg(2, 5)?.clamp(1, 20) as usize;
     let connections = arg(3, 2)?.clamp(1, 64) as usize;
     // The server's side (its worker, the SDK's threads, the proxy stand-in)
-    // on one core, as a service shares its cores with its SDK: every thread
-    // started from here on inherits it. The clients move to the other.
-    pin(1);
-    let proxy_port = proxy_stand_in()?;
+    // on one core, as a service shares its cores with its SDK, unless
+    // `apart`; the clients on the other.
+    let apart = std::env::args().nth(4).is_some_and(|a| a == "apart");
+    let sdk_cpu = if apart { CLIENT_CPU } else { SERVER_CPU };
+    pin(SERVER_CPU);
+    let proxy_port = proxy_stand_in(sdk_cpu)?;
     let mut runs: Vec<Vec<Run>> = Variant::ALL.iter().map(|_| Vec::new()).collect();
     for round in 0..rounds {
         for k in 0..Variant::ALL.len() {
@@ -228,6 +245,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 variant,
                 proxy_port,
                 connections,
+                sdk_cpu,
                 Duration::from_secs(1),
                 Duration::from_secs(seconds),
             )?;
@@ -242,8 +260,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             runs[at].push(result);
         }
     }
+    let sdk = if apart {
+        "the clients'"
+    } else {
+        "the server's"
+    };
     println!(
-        "Loopback HTTP/1.1: {connections} keep-alive connections, {seconds} s a run after 1 s of warm-up, {rounds} rounds; server: 1 tokio worker\n"
+        "Loopback HTTP/1.1: {connections} keep-alive connections, {seconds} s a run after 1 s of warm-up, {rounds} rounds; server: 1 tokio worker; the SDK's threads and the proxy stand-in on {sdk} core\n"
     );
     println!(
         "| variant | req/s (median) | min..max | × bare (paired per round) | p50 µs | p99 µs |"
