@@ -35,23 +35,24 @@ pub(crate) struct CowMap<V> {
 }
 
 /// The hash of a key made of `parts`, for [`CowMap`]: eight bytes a step
-/// (FxHash's mix), each part ended by its length, the high bits folded into
-/// the low ones that pick the shard.
+/// (mixed as [`AddressHasher`] mixes words), each part ended by its length,
+/// the high bits folded into the low ones that pick the shard.
 pub(crate) fn hash_parts<'a>(parts: impl IntoIterator<Item = &'a str>) -> u64 {
-    const K: u64 = 0x517c_c1b7_2722_0a95;
-    let mut h: u64 = 0;
+    use std::hash::Hasher;
+    let mut h = AddressHasher::default();
     for part in parts {
         let mut chunks = part.as_bytes().chunks_exact(8);
         for chunk in &mut chunks {
             let mut word = [0u8; 8];
             word.copy_from_slice(chunk);
-            h = (h.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(K);
+            h.write_u64(u64::from_le_bytes(word));
         }
         let mut word = [0u8; 8];
         word[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
-        h = (h.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(K);
-        h = (h.rotate_left(5) ^ part.len() as u64).wrapping_mul(K);
+        h.write_u64(u64::from_le_bytes(word));
+        h.write_u64(part.len() as u64);
     }
+    let h = h.finish();
     h ^ (h >> 32)
 }
 
@@ -136,10 +137,8 @@ impl<V> CowMap<V> {
         make: impl FnOnce() -> V,
         max: usize,
     ) -> Result<Arc<V>, Full> {
-        if let Some((first_hash, first)) = self.first.get() {
-            if *first_hash == hash && eq(first) {
-                return Ok(Arc::clone(first));
-            }
+        if let Some(first) = self.first(hash, &eq) {
+            return Ok(Arc::clone(first));
         }
         let found = self.find_or_insert(hash, eq, make, max);
         if let Ok(value) = &found {
@@ -159,13 +158,21 @@ impl<V> CowMap<V> {
         max: usize,
         f: impl FnOnce(&V) -> R,
     ) -> Result<R, Full> {
-        if let Some((first_hash, first)) = self.first.get() {
-            if *first_hash == hash && eq(first) {
-                return Ok(f(first));
-            }
+        match self.first(hash, &eq) {
+            Some(first) => Ok(f(first)),
+            None => self
+                .get_or_insert(hash, eq, make, max)
+                .map(|value| f(&value)),
         }
-        self.get_or_insert(hash, eq, make, max)
-            .map(|value| f(&value))
+    }
+
+    /// The value found first, if it is the one with `hash` for which `eq`
+    /// holds.
+    fn first(&self, hash: u64, eq: &impl Fn(&V) -> bool) -> Option<&Arc<V>> {
+        self.first
+            .get()
+            .filter(|(first_hash, first)| *first_hash == hash && eq(first))
+            .map(|(_, first)| first)
     }
 
     fn find_or_insert(

@@ -35,12 +35,11 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 
 use crossbeam_queue::SegQueue;
-
-use std::collections::HashMap;
-use std::sync::Arc;
 
 use crate::cow_map::{hash_parts, AddressHasher, CowMap};
 use crate::histogram::WavefrontHistogram;
@@ -177,7 +176,7 @@ impl RedMetrics {
         let mut base: Option<(usize, SpanTags<'_>)> = None;
         for span in spans {
             let d = &span.data;
-            let shared = d.shared_tags().map_or(&[][..], |tags| &tags[..]);
+            let shared = tracer_tags(d);
             let at = shared.as_ptr() as usize;
             let from_base = match &base {
                 Some((known, found)) if *known == at => found.clone(),
@@ -323,6 +322,11 @@ impl fmt::Debug for RedMetrics {
     }
 }
 
+/// The tracer's tags `d` shares (none if it replaced one of them).
+fn tracer_tags(d: &crate::trace::SpanData) -> &[(Text, Text)] {
+    d.shared_tags().map_or(&[], |tags| &tags[..])
+}
+
 /// The texts of a RED series key, by address and length.
 type KeyIds = [(usize, usize); 6];
 
@@ -341,8 +345,7 @@ impl<'a> SpanTags<'a> {
     /// One pass over the tags for what the key needs (the last value of
     /// each, as `SpanData::tag` gives), rather than one pass per tag.
     fn of(d: &'a crate::trace::SpanData) -> Self {
-        let base = d.shared_tags().map_or(&[][..], |tags| &tags[..]);
-        SpanTags::of_tags(base).and(&d.tags)
+        SpanTags::of_tags(tracer_tags(d)).and(&d.tags)
     }
 
     /// Of `tags` alone.
@@ -352,21 +355,20 @@ impl<'a> SpanTags<'a> {
 
     /// With `tags`, which come after those already looked at.
     fn and(mut self, tags: &'a [(Text, Text)]) -> Self {
-        let found = &mut self;
-        tags.iter().for_each(|(k, v)| {
+        for (k, v) in tags {
             let (k, v) = (k.as_str(), v.as_str());
             // Most keys are none of these: their length and first byte
             // tell so before any comparison.
             match (k.len(), k.as_bytes().first()) {
-                (11, Some(b'a')) if k == "application" => found.application = Some(v),
-                (7, Some(b's')) if k == "service" => found.service = Some(v),
-                (9, Some(b'c')) if k == "component" => found.component = Some(v),
-                (9, Some(b's')) if k == "span.kind" => found.kind = Some(v),
-                (16, Some(b'h')) if k == "http.status_code" => found.status = Some(v),
-                (5, Some(b'e')) if k == "error" => found.error |= v == "true",
+                (11, Some(b'a')) if k == "application" => self.application = Some(v),
+                (7, Some(b's')) if k == "service" => self.service = Some(v),
+                (9, Some(b'c')) if k == "component" => self.component = Some(v),
+                (9, Some(b's')) if k == "span.kind" => self.kind = Some(v),
+                (16, Some(b'h')) if k == "http.status_code" => self.status = Some(v),
+                (5, Some(b'e')) if k == "error" => self.error |= v == "true",
                 _ => {}
             }
-        });
+        }
         self
     }
 

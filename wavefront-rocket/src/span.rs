@@ -16,6 +16,8 @@ use crate::state::RequestState;
 /// Without the [`WavefrontFairing`](crate::WavefrontFairing) attached there
 /// is no span: the guard fails with `500` (take `Option<CurrentSpan>` to do
 /// without).
+// axum's adapter has its own: a framework's extractor trait can be
+// implemented only for a type of the adapter's crate.
 #[derive(Debug, Clone)]
 pub struct CurrentSpan(pub SpanHandle);
 

@@ -124,13 +124,42 @@ fn write_span_url(request: &(impl RequestInfo + ?Sized), out: &mut String) {
     }
 }
 
-/// The span log message of an error status (`HTTP 502`), made once per
-/// status rather than per request.
+/// Texts of every three-digit status (`502`, `HTTP 502`), written once
+/// into one string: a request gets its status's text without allocating.
+pub(crate) struct StatusTexts {
+    prefix: &'static str,
+    texts: OnceLock<String>,
+}
+
+impl StatusTexts {
+    pub(crate) const fn new(prefix: &'static str) -> Self {
+        StatusTexts {
+            prefix,
+            texts: OnceLock::new(),
+        }
+    }
+
+    /// `prefix` and `status`, for a status of three digits.
+    pub(crate) fn get(&'static self, status: u16) -> Option<&'static str> {
+        if !(100..=999).contains(&status) {
+            return None;
+        }
+        let texts = self.texts.get_or_init(|| {
+            (100..1000u16)
+                .map(|code| format!("{}{code}", self.prefix))
+                .collect()
+        });
+        let len = self.prefix.len() + 3;
+        let at = usize::from(status - 100) * len;
+        texts.get(at..at + len)
+    }
+}
+
+/// The span log message of an error status (`HTTP 502`).
 fn status_message(status: u16) -> Cow<'static, str> {
-    static MESSAGES: OnceLock<Box<[String]>> = OnceLock::new();
-    let messages = MESSAGES.get_or_init(|| (0..1000).map(|s| format!("HTTP {s}")).collect());
-    match messages.get(usize::from(status)) {
-        Some(message) => Cow::Borrowed(message.as_str()),
+    static MESSAGES: StatusTexts = StatusTexts::new("HTTP ");
+    match MESSAGES.get(status) {
+        Some(message) => Cow::Borrowed(message),
         None => Cow::Owned(format!("HTTP {status}")),
     }
 }

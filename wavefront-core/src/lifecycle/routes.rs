@@ -14,6 +14,8 @@ use crate::registry::Registry;
 use crate::tags::ApplicationTags;
 use crate::trace::Text;
 
+use super::StatusTexts;
+
 // Keys are hashed with `hash_parts`, fast and unkeyed: route templates,
 // methods and handler names come from the application's code, not from
 // clients.
@@ -222,15 +224,10 @@ impl Routes {
 /// A status as span tag text: the same static text for every request
 /// with that status, made without allocating.
 fn status_text(status: u16) -> Text {
-    /// Every three-digit code, one after the other.
-    static CODES: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    match status {
-        100..=999 => {
-            let codes = CODES.get_or_init(|| (100..1000).map(|c: u16| c.to_string()).collect());
-            let at = usize::from(status - 100) * 3;
-            Text::from(&codes[at..at + 3])
-        }
-        _ => Text::interned(itoa::Buffer::new().format(status)),
+    static CODES: StatusTexts = StatusTexts::new("");
+    match CODES.get(status) {
+        Some(code) => Text::from(code),
+        None => Text::interned(itoa::Buffer::new().format(status)),
     }
 }
 

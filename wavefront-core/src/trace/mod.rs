@@ -425,8 +425,8 @@ struct TracerInner {
     discarded: Counter,
     anchor: Anchor,
     source: String,
-    /// Bounded and allocated up front: queueing a span allocates nothing.
-    /// Finished spans (each one's duration and decision in its data).
+    /// Finished spans, each one's duration and decision in its data:
+    /// bounded and allocated up front, so queueing a span allocates nothing.
     queue: ArrayQueue<SpanBox>,
     capacity: usize,
     received: Counter,
@@ -951,23 +951,18 @@ impl SpanBuilder<'_> {
     }
 
     fn refer(&mut self, context: &SpanContext, child_of: bool) {
-        let first = if child_of {
-            &mut self.parent
+        let data = &mut *self.data;
+        let (first, ids) = if child_of {
+            (&mut self.parent, &mut data.parents)
         } else {
-            &mut self.cause
+            (&mut self.cause, &mut data.follows_from)
         };
         first.get_or_insert_with(|| Inherited {
             trace_id: context.trace_id,
             sampled: context.sampled,
             trace_state: context.trace_state.clone(),
         });
-        let data = &mut *self.data;
         if !context.is_decision_only() {
-            let ids = if child_of {
-                &mut data.parents
-            } else {
-                &mut data.follows_from
-            };
             ids.push(context.span_id);
         }
         for item in &context.baggage {

@@ -20,9 +20,11 @@
 //! ```
 
 mod number;
+mod runs;
 mod span;
 
 pub use crate::error::WireError;
+pub(crate) use runs::{ids, Runs, TextIds};
 pub use span::{write_span, write_span_after, write_span_logs, EncodedSpanTags, SpanLine, SpanLog};
 pub(crate) use span::{write_span_cached, write_span_logs_escaped, Cached, TagCache};
 

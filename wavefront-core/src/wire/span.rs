@@ -6,6 +6,7 @@ use super::{
     atomically, push_timestamp, push_u64, write_source, write_tag, write_tag_key, write_tag_value,
     Tag, WireError, MAX_SPAN_NAME_LEN, MAX_SPAN_TAGS,
 };
+use super::{ids, Runs, TextIds};
 use crate::cow_map::AddressHasher;
 use crate::id::{SpanId, TraceId};
 use crate::sanitize;
@@ -125,11 +126,7 @@ impl EncodedSpanTags {
         let mut text = String::new();
         let mut written = WrittenTags::new(0);
         for tag in tags {
-            if is_reserved(tag.key()) {
-                return Err(WireError::ReservedTagKey {
-                    key: tag.key().to_owned(),
-                });
-            }
+            refuse_reserved(tag.key())?;
             written.write(&mut text, tag.key(), tag.value())?;
         }
         if written.count > written.ranges.len() {
@@ -263,11 +260,7 @@ pub(crate) fn write_span_cached<T: Tag>(
                     }
                 }
             }
-            if is_reserved(tag.key()) {
-                return Err(WireError::ReservedTagKey {
-                    key: tag.key().to_owned(),
-                });
-            }
+            refuse_reserved(tag.key())?;
             // Escaped with what follows it, at the next catch-up.
             written.write(out, tag.key(), tag.value())?;
         }
@@ -368,6 +361,16 @@ fn is_reserved(key: &str) -> bool {
         key,
         "traceId" | "spanId" | "parent" | "followsFrom" | "source" | "host"
     ) || (!key.is_empty() && key.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Refuses a key that [`is_reserved`].
+fn refuse_reserved(key: &str) -> Result<(), WireError> {
+    if is_reserved(key) {
+        return Err(WireError::ReservedTagKey {
+            key: key.to_owned(),
+        });
+    }
+    Ok(())
 }
 
 /// Where each span tag was written, to skip pairs that sanitise alike (as
@@ -489,34 +492,22 @@ impl WrittenTags {
 
 /// Span tags encoded once for a batch of spans, found again by the address
 /// and length of their key and value: spans of one route share their tags'
-/// texts, so most of a span's tags are copied rather than sanitised again.
-///
-/// An address identifies a text only while it lives unchanged: a cache must
-/// serve one batch of spans that are all alive and unchanged meanwhile, and
-/// only texts that are not rewritten in place.
+/// texts, so most of a span's tags are copied rather than sanitised again
+/// (see [`Runs`](super::Runs) for what an address may identify).
 #[derive(Default)]
 pub(crate) struct TagCache {
-    /// Each tag's place, or `None` if it cannot be written as is.
-    places: Places,
-    /// The same for an operation and a source.
-    prefixes: Places,
-    /// What was found last at each place in a span: the prefix at 0, its
-    /// tags after it.
-    last: Vec<(TextIds, Option<Place>)>,
+    /// ` "k"="v"` of each tag.
+    tags: Memo,
+    /// `"op" source="src"` of each operation and source.
+    prefixes: Memo,
+    /// ` "k"=` of each key whose values are the spans' own (a URL's).
+    keys: Memo,
     text: String,
     /// Each text of `text` escaped as in a JSON string, for span logs.
     escaped: String,
-    /// Each key's place in `text` (` "k"=`), or `None` if it is refused;
-    /// and the last one found.
-    keys: std::collections::HashMap<TextIds, Option<(usize, usize)>, AddressHasher>,
-    last_key: Option<(TextIds, Option<(usize, usize)>)>,
-    /// Runs of consecutive tags written together, by where they start in
-    /// a span: the last few there, with the texts they were made of.
-    runs: Vec<Vec<(Vec<TextIds>, Option<EncodedSpanTags>)>>,
+    /// Runs of consecutive tags written together.
+    runs: Runs<Option<EncodedSpanTags>>,
 }
-
-/// Runs kept for each place in a span: a batch mixes a few routes.
-const RUNS_PER_PLACE: usize = 4;
 
 /// Where a text is in [`TagCache::text`], and its escaped copy in
 /// [`TagCache::escaped`].
@@ -526,87 +517,120 @@ struct Place {
     escaped: (usize, usize),
 }
 
-type Places = std::collections::HashMap<TextIds, Option<Place>, AddressHasher>;
+/// Texts' places (or `None` for a text refused) by the ids of what they
+/// were written from, and what was found last at each place in a span: the
+/// spans of one route have the same texts at the same places.
+#[derive(Default)]
+struct Memo {
+    places: std::collections::HashMap<TextIds, Option<Place>, AddressHasher>,
+    last: Vec<(TextIds, Option<Place>)>,
+}
+
+impl Memo {
+    /// The place of what `write` writes for `id`, written into `text` (and
+    /// escaped into `escaped`) at its first lookup; what was found last at
+    /// `at` is looked at first.
+    fn find(
+        &mut self,
+        at: usize,
+        id: TextIds,
+        text: &mut String,
+        escaped: &mut String,
+        write: impl FnOnce(&mut String) -> Result<(), WireError>,
+    ) -> Option<Place> {
+        if let Some(&(last, place)) = self.last.get(at) {
+            if last == id {
+                return place;
+            }
+        }
+        let place = *self.places.entry(id).or_insert_with(|| {
+            let start = text.len();
+            if write(text).is_err() {
+                text.truncate(start);
+                return None;
+            }
+            let escaped_start = escaped.len();
+            push_json_body(escaped, &text[start..]);
+            Some(Place {
+                text: (start, text.len()),
+                escaped: (escaped_start, escaped.len()),
+            })
+        });
+        if self.last.len() <= at {
+            self.last.resize(at + 1, ((0, 0, 0, 0), None));
+        }
+        self.last[at] = (id, place);
+        place
+    }
+}
 
 impl TagCache {
     /// `"op" source="src"`, as [`write_span`] writes them, and its escaped
     /// copy; `None` when either is refused (the caller then writes them,
     /// for the error).
     fn prefix(&mut self, operation: &str, source: &str) -> Option<(&str, &str)> {
-        self.find(0, ids(operation, source), |text| {
-            write_operation(text, operation).and_then(|()| write_source(text, source))
-        })
+        let place = self.prefixes.find(
+            0,
+            ids(operation, source),
+            &mut self.text,
+            &mut self.escaped,
+            |text| write_operation(text, operation).and_then(|()| write_source(text, source)),
+        );
+        self.texts(place)
     }
 
     /// ` "k"="v"`, as [`write_span`] writes it, and its escaped copy;
     /// `None` when the tag is refused (the caller then writes it, for the
-    /// error). `at` is the tag's place among the span's: the same tags of
-    /// one route's spans are found there again without a lookup.
+    /// error). `at` is the tag's place among the span's.
     fn encoded(&mut self, at: usize, key: &str, value: &str) -> Option<(&str, &str)> {
-        self.find(at + 1, ids(key, value), |text| {
-            if is_reserved(key) {
-                return Err(WireError::ReservedTagKey {
-                    key: key.to_owned(),
-                });
-            }
-            write_tag(text, key, value, false)
-        })
+        let place = self.tags.find(
+            at,
+            ids(key, value),
+            &mut self.text,
+            &mut self.escaped,
+            |text| {
+                refuse_reserved(key)?;
+                write_tag(text, key, value, false)
+            },
+        );
+        self.texts(place)
     }
 
     /// ` "k"=`, as [`write_span`] writes a tag's key and its `=`, or `None`
     /// when the key is refused (the caller then writes the tag, for the
     /// error).
     fn key(&mut self, key: &str) -> Option<&str> {
-        let id = ids(key, "");
-        // A span has one such key, most often (its URL's).
-        let place = match self.last_key {
-            Some((last, place)) if last == id => place,
-            _ => {
-                let text = &mut self.text;
-                let place = *self.keys.entry(id).or_insert_with(|| {
-                    let start = text.len();
-                    if is_reserved(key) || write_tag_key(text, key).is_err() {
-                        text.truncate(start);
-                        return None;
-                    }
-                    Some((start, text.len()))
-                });
-                self.last_key = Some((id, place));
-                place
-            }
-        };
-        place.map(|(start, end)| &self.text[start..end])
+        let place = self
+            .keys
+            .find(0, ids(key, ""), &mut self.text, &mut self.escaped, |text| {
+                refuse_reserved(key)?;
+                write_tag_key(text, key)
+            });
+        self.texts(place).map(|(text, _)| text)
+    }
+
+    fn texts(&self, place: Option<Place>) -> Option<(&str, &str)> {
+        place.map(|Place { text, escaped }| {
+            (
+                &self.text[text.0..text.1],
+                &self.escaped[escaped.0..escaped.1],
+            )
+        })
     }
 
     /// `tags` (which start at `at` among a span's) encoded as one text,
     /// duplicates among them dropped, or `None` if one is refused. Made
     /// from each tag's encoding the first time these texts are seen there.
     fn run<T: Tag>(&mut self, at: usize, tags: &[T]) -> Option<&EncodedSpanTags> {
-        let same = |known: &[TextIds]| {
-            known.len() == tags.len()
-                && known
-                    .iter()
-                    .zip(tags)
-                    .all(|(id, tag)| *id == ids(tag.key(), tag.value()))
-        };
-        if self.runs.len() <= at {
-            self.runs.resize_with(at + 1, Vec::new);
-        }
-        let found = self.runs[at].iter().position(|(known, _)| same(known));
-        let found = match found {
+        let id = |i: usize| ids(tags[i].key(), tags[i].value());
+        let found = match self.runs.find(at, tags.len(), id) {
             Some(found) => found,
             None => {
                 let run = self.make_run(at, tags);
-                let ids = tags.iter().map(|t| ids(t.key(), t.value())).collect();
-                let place = &mut self.runs[at];
-                if place.len() == RUNS_PER_PLACE {
-                    place.remove(0);
-                }
-                place.push((ids, run));
-                place.len() - 1
+                self.runs.insert(at, (0..tags.len()).map(id).collect(), run)
             }
         };
-        self.runs[at][found].1.as_ref()
+        self.runs.get(at, found).as_ref()
     }
 
     fn make_run<T: Tag>(&mut self, at: usize, tags: &[T]) -> Option<EncodedSpanTags> {
@@ -625,58 +649,6 @@ impl TagCache {
         run.fingerprints = written.fingerprints;
         Some(run)
     }
-
-    /// The text `write` gives for `id`, written at its first lookup; what
-    /// was found last at `memo` is looked at first.
-    fn find(
-        &mut self,
-        memo: usize,
-        id: TextIds,
-        write: impl FnOnce(&mut String) -> Result<(), WireError>,
-    ) -> Option<(&str, &str)> {
-        let place = match self.last.get(memo) {
-            Some(&(last, place)) if last == id => place,
-            _ => {
-                let places = if memo == 0 {
-                    &mut self.prefixes
-                } else {
-                    &mut self.places
-                };
-                let (text, escaped) = (&mut self.text, &mut self.escaped);
-                let place = *places.entry(id).or_insert_with(|| {
-                    let start = text.len();
-                    if write(text).is_err() {
-                        text.truncate(start);
-                        return None;
-                    }
-                    let escaped_start = escaped.len();
-                    push_json_body(escaped, &text[start..]);
-                    Some(Place {
-                        text: (start, text.len()),
-                        escaped: (escaped_start, escaped.len()),
-                    })
-                });
-                if self.last.len() <= memo {
-                    self.last.resize(memo + 1, ((0, 0, 0, 0), None));
-                }
-                self.last[memo] = (id, place);
-                place
-            }
-        };
-        place.map(|Place { text, escaped }| {
-            (
-                &self.text[text.0..text.1],
-                &self.escaped[escaped.0..escaped.1],
-            )
-        })
-    }
-}
-
-/// Two texts (a tag's key and value), by address and length.
-type TextIds = (usize, usize, usize, usize);
-
-fn ids(a: &str, b: &str) -> TextIds {
-    (a.as_ptr() as usize, a.len(), b.as_ptr() as usize, b.len())
 }
 
 /// One span log: a time and a set of fields (an event, a message, …).

@@ -24,7 +24,7 @@ use super::OtlpNaming;
 use crate::export::{MetricPoint, PointValue};
 use crate::registry::{self, Entry};
 use crate::trace::{FinishedSpan, Text};
-use crate::wire::{Centroid, SpanLog};
+use crate::wire::{ids, Centroid, Runs, SpanLog};
 
 // Wire types.
 const VARINT: u8 = 0;
@@ -277,19 +277,11 @@ pub(super) struct SpanWriter<'f> {
     shared: Vec<SharedAttributes>,
     /// A span's own attributes, written before their length is.
     attributes: Vec<u8>,
-    /// Runs of consecutive attributes encoded together, by where they start
-    /// among a span's tags: the last few there, with the texts (by address,
-    /// alive through the batch) they were made of.
-    runs: Vec<Vec<(Vec<TextIds>, Vec<u8>)>>,
+    /// Runs of consecutive attributes encoded together.
+    runs: Runs<Vec<u8>>,
     /// Spans left out: an all-zero id.
     pub(super) invalid: usize,
 }
-
-/// A tag's key and value by address and length.
-type TextIds = (usize, usize, usize, usize);
-
-/// Runs kept for each place among a span's tags: a batch mixes a few routes.
-const RUNS_PER_PLACE: usize = 4;
 
 impl<'f> SpanWriter<'f> {
     /// A writer of about `spans` spans.
@@ -299,7 +291,7 @@ impl<'f> SpanWriter<'f> {
             body: Body::new(frame, spans * 512),
             shared: Vec::new(),
             attributes: Vec::new(),
-            runs: Vec::new(),
+            runs: Runs::default(),
             invalid: 0,
         }
     }
@@ -327,27 +319,16 @@ impl<'f> SpanWriter<'f> {
     /// The attributes of `tags` (at `at` among a span's), encoded at the
     /// first span of the batch that has them there.
     fn run(&mut self, at: usize, tags: &[(Text, Text)]) -> &[u8] {
-        let id =
-            |(k, v): &(Text, Text)| (k.as_ptr() as usize, k.len(), v.as_ptr() as usize, v.len());
-        if self.runs.len() <= at {
-            self.runs.resize_with(at + 1, Vec::new);
-        }
-        let place = &mut self.runs[at];
-        let found = place.iter().position(|(ids, _)| {
-            ids.len() == tags.len() && ids.iter().zip(tags).all(|(i, t)| *i == id(t))
-        });
-        let found = found.unwrap_or_else(|| {
+        let id = |i: usize| ids(&tags[i].0, &tags[i].1);
+        let found = self.runs.find(at, tags.len(), id).unwrap_or_else(|| {
             let mut bytes = Vec::new();
             for (k, v) in tags.iter().filter(|(k, v)| is_attribute(k, v)) {
                 put_key_value(&mut bytes, 9, k, v);
             }
-            if place.len() == RUNS_PER_PLACE {
-                place.remove(0);
-            }
-            place.push((tags.iter().map(id).collect(), bytes));
-            place.len() - 1
+            self.runs
+                .insert(at, (0..tags.len()).map(id).collect(), bytes)
         });
-        &place[found].1
+        self.runs.get(at, found)
     }
 
     fn shared(&mut self, tags: &Arc<[(Text, Text)]>) -> usize {
