@@ -551,7 +551,7 @@ impl State {
                 // a high request rate never fills the tracer's queue.
                 self.guarded(|| self.send_spans());
                 next_spans = now + SPAN_FLUSH_INTERVAL;
-            } else {
+            } else if !self.tracer.ready_or_rearm() {
                 // Woken by a full batch of spans, a shutdown, or the time.
                 std::thread::park_timeout(next_report.min(next_spans) - now);
             }

@@ -831,9 +831,14 @@ impl Tracer {
             return;
         }
         // One of the threads that see a batch waiting wakes the reporter,
-        // which clears the flag when it takes the spans.
+        // which clears the flag before it sleeps ([`Self::ready_or_rearm`]).
+        // The fence pairs with that one: either the reporter sees this span
+        // queued, or this thread sees the flag cleared.
         if inner.queue.len() >= SPAN_BATCH
-            && !inner.waking.load(Ordering::Relaxed)
+            && {
+                std::sync::atomic::fence(Ordering::SeqCst);
+                !inner.waking.load(Ordering::Relaxed)
+            }
             && !inner.waking.swap(true, Ordering::AcqRel)
         {
             if let Some(reporter) = inner.waker.get() {
@@ -852,11 +857,20 @@ impl Tracer {
         self.0.queue.len() >= SPAN_BATCH
     }
 
+    /// Lets the next batch wake the reporter again, and says whether one is
+    /// waiting already. The reporter calls it before it sleeps: a thread
+    /// may have spent its wake-up on spans the reporter then took with the
+    /// rest, and with the flag left set no batch would wake it until its
+    /// next tick (a full queue meanwhile at a high request rate).
+    pub(crate) fn ready_or_rearm(&self) -> bool {
+        self.0.waking.store(false, Ordering::SeqCst);
+        std::sync::atomic::fence(Ordering::SeqCst);
+        self.batch_ready()
+    }
+
     /// Takes every finished span waiting to be sent (the reporter does this).
     #[must_use]
     pub(crate) fn take_finished(&self) -> Vec<FinishedSpan> {
-        // Spans queued from now on may wake the reporter again.
-        self.0.waking.store(false, Ordering::Release);
         let mut spans = Vec::with_capacity(self.0.queue.len());
         while let Some(data) = self.0.queue.pop() {
             spans.push(FinishedSpan {

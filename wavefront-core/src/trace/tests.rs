@@ -589,3 +589,32 @@ fn span_ids_64_are_distinct_and_nonzero() {
     assert_eq!(ids.len(), 10_000);
     assert!(ids.iter().all(|&id| id != 0 && id >> 64 == 0));
 }
+
+#[test]
+fn a_wake_up_spent_on_spans_already_taken_does_not_silence_the_next_batch() {
+    let t = Tracer::builder(
+        ApplicationTags::builder("Ordering", "styling")
+            .build()
+            .unwrap(),
+    )
+    .build();
+    let batch = |t: &Tracer| (0..SPAN_BATCH).for_each(|_| t.span("s").start().finish());
+    // A batch sets the wake-up flag, and the reporter takes those spans
+    // (as it does when they arrive while it takes the ones before).
+    batch(&t);
+    while t.0.queue.pop().is_some() {}
+    // Before it sleeps, it sees no batch and lets the next one wake it.
+    assert!(!t.ready_or_rearm());
+    let (woken, wait) = std::sync::mpsc::channel();
+    let reporter = std::thread::spawn(move || {
+        let started = std::time::Instant::now();
+        std::thread::park_timeout(Duration::from_secs(20));
+        let _ = woken.send(started.elapsed());
+    });
+    t.wake_on_batch(reporter.thread().clone());
+    batch(&t);
+    let slept = wait.recv().unwrap();
+    reporter.join().unwrap();
+    assert!(slept < Duration::from_secs(10), "not woken: {slept:?}");
+    assert!(t.batch_ready());
+}
