@@ -1,11 +1,14 @@
 //! [`WavefrontLayer`]: the core's [`HttpLayer`] with axum's `MatchedPath` as
-//! the route.
+//! the route, and axum's own `Body` as the response body.
 
+use axum::body::{Body, Bytes};
 use axum::extract::MatchedPath;
+use axum::BoxError;
 use http::Request;
 use tower_layer::Layer;
 use wavefront_core::lifecycle::{
-    HttpLayer, HttpService, Instrumentation, InstrumentationBuilder, RouteExtractor,
+    ends_with_response, BodyJoin, HttpLayer, HttpService, Instrumentation, InstrumentationBuilder,
+    InstrumentedBody, RequestGuard, RouteExtractor,
 };
 use wavefront_core::reporter::Reporter;
 
@@ -13,7 +16,7 @@ use crate::COMPONENT;
 
 /// Records every request of the router it wraps. See the [crate docs](crate).
 #[derive(Debug, Clone)]
-pub struct WavefrontLayer(HttpLayer<AxumRoute>);
+pub struct WavefrontLayer(HttpLayer<AxumRoute, AxumBody>);
 
 /// The route of an axum request: its [`MatchedPath`] (nested routers give the
 /// joined template).
@@ -29,8 +32,32 @@ impl RouteExtractor for AxumRoute {
     }
 }
 
+/// Response bodies as axum's own [`Body`]: axum boxes any other type (an
+/// allocation a request), so an answer already made goes through unwrapped,
+/// its request recorded as the response leaves the layer; only a streamed
+/// or large body is wrapped, to record its request when it has been sent.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AxumBody;
+
+impl<B> BodyJoin<B> for AxumBody
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    type Body = Body;
+
+    fn join(&self, body: B, guard: RequestGuard) -> Body {
+        if ends_with_response(&body) {
+            drop(guard);
+            Body::new(body) // no box when `body` is a `Body` already
+        } else {
+            Body::new(InstrumentedBody::new(body, guard))
+        }
+    }
+}
+
 /// The service of [`WavefrontLayer`].
-pub type WavefrontService<S> = HttpService<S, AxumRoute>;
+pub type WavefrontService<S> = HttpService<S, AxumRoute, AxumBody>;
 
 impl WavefrontLayer {
     /// A layer reporting through `reporter`, with default settings.
@@ -57,7 +84,7 @@ impl WavefrontLayer {
 
 impl From<Instrumentation> for WavefrontLayer {
     fn from(instrumentation: Instrumentation) -> Self {
-        WavefrontLayer(HttpLayer::new(instrumentation, AxumRoute))
+        WavefrontLayer(HttpLayer::with_bodies(instrumentation, AxumRoute, AxumBody))
     }
 }
 

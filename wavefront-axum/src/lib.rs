@@ -74,6 +74,14 @@
 //! answer 500). A client that disconnects before the response is recorded as
 //! `499`; one that disconnects during a streamed body keeps the status and
 //! the time until the disconnect. The in-flight gauges are always balanced.
+//!
+//! # When a request ends
+//!
+//! An answer already made (a body of known size, at most
+//! [`SENT_AT_ONCE`](wavefront_core::lifecycle::SENT_AT_ONCE) bytes: text,
+//! JSON) is recorded when its response leaves the layer, as the reference
+//! SDK records it, and goes to axum unwrapped: the layer allocates nothing
+//! for it. A streamed or larger body is recorded when it has been sent.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -81,7 +89,7 @@ mod layer;
 pub mod routing;
 mod span;
 
-pub use layer::{AxumRoute, WavefrontLayer, WavefrontService};
+pub use layer::{AxumBody, AxumRoute, WavefrontLayer, WavefrontService};
 pub use routing::{named, named_as, Named};
 pub use span::{CurrentSpan, NoSpan};
 pub use wavefront_core::lifecycle::ResponseFuture;

@@ -34,6 +34,43 @@ async fn unnamed() -> &'static str {
     "plain axum routing"
 }
 
+/// How long [`download`]'s body takes after its headers.
+const STREAMED_FOR: Duration = Duration::from_millis(300);
+
+/// A body of unknown length: a first chunk now, the last one later.
+struct SlowBody {
+    later: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+    first: bool,
+}
+
+impl http_body::Body for SlowBody {
+    type Data = axum::body::Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        use std::task::Poll;
+        if std::mem::take(&mut self.first) {
+            return Poll::Ready(Some(Ok(http_body::Frame::data("first,".into()))));
+        }
+        let Some(later) = self.later.as_mut() else {
+            return Poll::Ready(None);
+        };
+        std::task::ready!(std::future::Future::poll(later.as_mut(), cx));
+        self.later = None;
+        Poll::Ready(Some(Ok(http_body::Frame::data("last".into()))))
+    }
+}
+
+async fn download() -> axum::body::Body {
+    axum::body::Body::new(SlowBody {
+        later: Some(Box::pin(tokio::time::sleep(STREAMED_FOR))),
+        first: true,
+    })
+}
+
 /// A proxy sender to the receiver's ports.
 fn proxy_to(receiver: &Receiver) -> Arc<dyn Sender> {
     Arc::new(
@@ -72,6 +109,7 @@ async fn start() -> App {
         .route("/bad-gateway", get(bad_gateway))
         .route("/orders/{order_id}/crash", get(crash))
         .route("/plain", axum::routing::get(unnamed))
+        .route("/download", get(download))
         .layer(WavefrontLayer::new(&reporter))
         .layer(CatchPanicLayer::new());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -424,6 +462,46 @@ async fn the_reference_request_sequence() {
     assert_eq!(logs.len(), 5);
     let unmatched = spans.iter().filter(|s| s.operation == "unmatched").count();
     assert_eq!(unmatched, 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_streamed_body_ends_its_request_when_sent_an_answer_made_when_ready() {
+    let app = start().await;
+    let client = reqwest::Client::new();
+    let body = client
+        .get(format!("{}/download", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(body, "first,last");
+    let made = client
+        .get(format!("{}/style/9/make", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(made, "Shirts 9 made.");
+    let receiver = app.finish().await;
+    let spans = receiver.spans();
+    let duration = |operation: &str| {
+        let span = spans.iter().find(|s| s.operation == operation);
+        span.unwrap_or_else(|| panic!("no {operation} span in {spans:#?}"))
+            .duration
+    };
+    // Microseconds: the streamed body's whole time, the made answer's none.
+    let streamed_for = STREAMED_FOR.as_micros() as u64;
+    assert!(duration("download") >= streamed_for, "{spans:#?}");
+    assert!(duration("make_shirts") < streamed_for, "{spans:#?}");
+    let points = receiver.metrics();
+    for route in ["download", "style.id.make"] {
+        let name = format!("axum.request.{route}.GET.inflight.value");
+        assert_eq!(last(&points, &name), Some(0.0), "{name}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

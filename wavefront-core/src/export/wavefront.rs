@@ -107,8 +107,14 @@ impl WavefrontExporter {
     pub fn encode_spans(origin: Origin<'_>, spans: &[FinishedSpan]) -> EncodedLines {
         /// A request's span line is about this long (14 tags).
         const SPAN_LINE: usize = 512;
+        /// A span's logs repeat its line, escaped, inside their JSON.
+        const SPAN_LOGS_LINE: usize = SPAN_LINE * 2;
         let mut out = EncodedLines::default();
+        // Both buffers grow once a batch, not line by line (each growth
+        // copies what the batch holds so far).
+        let with_logs = spans.iter().filter(|s| !s.data.logs.is_empty()).count();
         out.batches[DataKind::Spans.index()].reserve(spans.len() * SPAN_LINE);
+        out.batches[DataKind::SpanLogs.index()].reserve(with_logs * SPAN_LOGS_LINE);
         // A span with logs: its line, escaped for the logs' JSON.
         let mut escaped = String::with_capacity(SPAN_LINE * 5 / 4);
         let mut shared = SharedTags::default();

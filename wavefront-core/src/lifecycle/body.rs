@@ -1,5 +1,6 @@
 //! [`InstrumentedBody`]: a response body that finishes its request when it
-//! has been sent or dropped.
+//! has been sent or dropped; [`BodyJoin`]: how an adapter hands its
+//! framework a response body with the request's guard.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -8,6 +9,69 @@ use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
 use super::RequestGuard;
+
+/// A body of known size up to this many bytes is an answer already made (a
+/// text, a JSON document): it is written at once, so its request ends when
+/// the response is ready (as the reference's does, in `after_request`),
+/// and the body needs no wrapper to carry the request.
+pub const SENT_AT_ONCE: u64 = 64 * 1_024;
+
+/// Whether `body`'s request ends with its response (a body of known size,
+/// at most [`SENT_AT_ONCE`] bytes) rather than when the body has been sent.
+///
+/// ```
+/// use http_body::{Body, Frame, SizeHint};
+/// use std::pin::Pin;
+/// use std::task::{Context, Poll};
+/// use wavefront_core::lifecycle::ends_with_response;
+///
+/// /// A body of `len` bytes, or of unknown length.
+/// struct Sized(Option<u64>);
+/// impl Body for Sized {
+///     type Data = &'static [u8];
+///     type Error = std::convert::Infallible;
+///     fn poll_frame(self: Pin<&mut Self>, _: &mut Context<'_>)
+///         -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> { Poll::Ready(None) }
+///     fn size_hint(&self) -> SizeHint {
+///         self.0.map_or_else(SizeHint::new, SizeHint::with_exact)
+///     }
+/// }
+/// assert!(ends_with_response(&Sized(Some(14))));
+/// assert!(!ends_with_response(&Sized(Some(10 << 20)))); // a download
+/// assert!(!ends_with_response(&Sized(None))); // a stream
+/// ```
+pub fn ends_with_response(body: &impl Body) -> bool {
+    body.size_hint()
+        .exact()
+        .is_some_and(|len| len <= SENT_AT_ONCE)
+}
+
+/// How the response body of an instrumented request reaches the framework,
+/// with the request's guard, which records the request when dropped.
+///
+/// [`WrapBody`] (the default) always wraps the body in an
+/// [`InstrumentedBody`]. An adapter whose framework boxes every body that is
+/// not its own type implements it to give that type back, unwrapped when
+/// [`ends_with_response`] (the guard dropped at once): no allocation then.
+pub trait BodyJoin<B>: Clone {
+    /// The body the framework receives.
+    type Body;
+
+    /// Joins `body` and `guard`.
+    fn join(&self, body: B, guard: RequestGuard) -> Self::Body;
+}
+
+/// The [`BodyJoin`] that wraps every body in an [`InstrumentedBody`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WrapBody;
+
+impl<B> BodyJoin<B> for WrapBody {
+    type Body = InstrumentedBody<B>;
+
+    fn join(&self, body: B, guard: RequestGuard) -> InstrumentedBody<B> {
+        InstrumentedBody::new(body, guard)
+    }
+}
 
 pin_project! {
     /// Holds the request's guard until the body's last frame has been

@@ -80,6 +80,9 @@ impl<F: Future> Future for Instrumented<F> {
             }
             Ok(Poll::Ready(output)) => {
                 guard.resolve(false);
+                // The guard keeps the span's last handle, so that the span's
+                // shared parts are reused when it ends, even right away.
+                drop(this.current.take());
                 match this.guard.take() {
                     Some(guard) => Poll::Ready((output, guard)),
                     None => Poll::Pending,

@@ -63,7 +63,7 @@ use std::time::Instant;
 
 pub use crate::panics::panic_message;
 #[cfg(feature = "http")]
-pub use body::InstrumentedBody;
+pub use body::{ends_with_response, BodyJoin, InstrumentedBody, WrapBody, SENT_AT_ONCE};
 pub use future::Instrumented;
 #[cfg(feature = "http")]
 pub use service::{HttpLayer, HttpService, MatchedRoute, ResponseFuture, RouteExtractor};

@@ -1,8 +1,9 @@
 //! [`HttpLayer`]: the tower `Layer` + `Service` pair every `http`-based
 //! adapter shares. It does what is the same for every framework on
 //! `http::Request`/`http::Response` (the URL, the status, panics, the end of
-//! the body); an adapter contributes only a [`RouteExtractor`], the way its
-//! framework tells a request's route template.
+//! the body); an adapter contributes a [`RouteExtractor`], the way its
+//! framework tells a request's route template, and may contribute a
+//! [`BodyJoin`], the way its framework takes response bodies.
 
 use std::borrow::Cow;
 use std::future::Future;
@@ -14,7 +15,7 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::{push_request_url, Instrumentation, Instrumented, InstrumentedBody, RequestInfo};
+use super::{push_request_url, BodyJoin, Instrumentation, Instrumented, RequestInfo, WrapBody};
 use crate::trace::Headers;
 
 /// How a framework tells the route template of a request before its handler
@@ -44,20 +45,31 @@ impl RouteExtractor for MatchedRoute {
 }
 
 /// Records every request of the service it wraps; adapters wrap it in their
-/// own `WavefrontLayer`.
+/// own `WavefrontLayer`. Response bodies reach the framework through `J`
+/// (wrapped in an [`InstrumentedBody`](super::InstrumentedBody) by default).
 #[derive(Debug, Clone)]
-pub struct HttpLayer<R> {
+pub struct HttpLayer<R, J = WrapBody> {
     instrumentation: Instrumentation,
     routes: R,
+    bodies: J,
 }
 
 impl<R: RouteExtractor> HttpLayer<R> {
     /// A layer recording into `instrumentation`, finding routes with `routes`.
     #[must_use]
     pub fn new(instrumentation: Instrumentation, routes: R) -> Self {
+        Self::with_bodies(instrumentation, routes, WrapBody)
+    }
+}
+
+impl<R: RouteExtractor, J: Clone> HttpLayer<R, J> {
+    /// A layer that hands response bodies to the framework through `bodies`.
+    #[must_use]
+    pub fn with_bodies(instrumentation: Instrumentation, routes: R, bodies: J) -> Self {
         HttpLayer {
             instrumentation,
             routes,
+            bodies,
         }
     }
 
@@ -68,8 +80,8 @@ impl<R: RouteExtractor> HttpLayer<R> {
     }
 }
 
-impl<S, R: RouteExtractor> Layer<S> for HttpLayer<R> {
-    type Service = HttpService<S, R>;
+impl<S, R: RouteExtractor, J: Clone> Layer<S> for HttpLayer<R, J> {
+    type Service = HttpService<S, R, J>;
 
     fn layer(&self, inner: S) -> Self::Service {
         HttpService {
@@ -85,9 +97,9 @@ impl<S, R: RouteExtractor> Layer<S> for HttpLayer<R> {
 /// routing code announces the route through its
 /// [`RouteSlot`](super::RouteSlot).
 #[derive(Debug, Clone)]
-pub struct HttpService<S, R> {
+pub struct HttpService<S, R, J = WrapBody> {
     inner: S,
-    layer: HttpLayer<R>,
+    layer: HttpLayer<R, J>,
 }
 
 /// An `http` request as the core sees it.
@@ -127,14 +139,15 @@ impl<B, R: RouteExtractor> RequestInfo for HttpRequest<'_, B, R> {
     }
 }
 
-impl<S, R, ReqBody, ResBody> Service<Request<ReqBody>> for HttpService<S, R>
+impl<S, R, J, ReqBody, ResBody> Service<Request<ReqBody>> for HttpService<S, R, J>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     R: RouteExtractor,
+    J: BodyJoin<ResBody>,
 {
-    type Response = Response<InstrumentedBody<ResBody>>;
+    type Response = Response<J::Body>;
     type Error = S::Error;
-    type Future = ResponseFuture<S::Future>;
+    type Future = ResponseFuture<S::Future, J>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -155,6 +168,7 @@ where
         };
         ResponseFuture {
             inner: guard.instrument_kept(called, current),
+            bodies: self.layer.bodies.clone(),
         }
     }
 }
@@ -162,32 +176,35 @@ where
 pin_project! {
     /// The response future of [`HttpService`].
     #[must_use = "futures do nothing unless polled"]
-    pub struct ResponseFuture<F> {
+    pub struct ResponseFuture<F, J = WrapBody> {
         #[pin]
         inner: Instrumented<F>,
+        bodies: J,
     }
 }
 
-impl<F> std::fmt::Debug for ResponseFuture<F> {
+impl<F, J> std::fmt::Debug for ResponseFuture<F, J> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ResponseFuture").finish_non_exhaustive()
     }
 }
 
-impl<F, B, E> Future for ResponseFuture<F>
+impl<F, B, E, J> Future for ResponseFuture<F, J>
 where
     F: Future<Output = Result<Response<B>, E>>,
+    J: BodyJoin<B>,
 {
-    type Output = Result<Response<InstrumentedBody<B>>, E>;
+    type Output = Result<Response<J::Body>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let (result, mut guard) = ready!(self.project().inner.poll(cx));
+        let this = self.project();
+        let (result, mut guard) = ready!(this.inner.poll(cx));
         Poll::Ready(match result {
             Ok(response) => {
                 guard.set_status(response.status().as_u16());
-                // The guard rides with the body: the request ends when the
-                // body has been sent or dropped.
-                Ok(response.map(|body| InstrumentedBody::new(body, guard)))
+                // The guard rides with the body (or ends here, as the join
+                // decides): the request ends when the body has been sent.
+                Ok(response.map(|body| this.bodies.join(body, guard)))
             }
             Err(error) => {
                 guard.set_status(500);
