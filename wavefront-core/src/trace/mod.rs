@@ -1203,6 +1203,26 @@ impl SpanHandle {
     /// lock for everything a request sets when it ends.
     pub(crate) fn finish_with(&self, at: Instant, edit: impl FnOnce(&mut SpanData)) {
         let data = self.0.data.lock().ok().and_then(|mut d| d.take());
+        self.finish_data(data, at, edit);
+    }
+
+    /// [`finish_with`](Self::finish_with) from the span's only handle: its
+    /// data is this handle's alone, so no lock is taken.
+    fn finish_unique(&mut self, at: Instant, edit: impl FnOnce(&mut SpanData)) {
+        match Arc::get_mut(&mut self.0) {
+            Some(shared) => {
+                let data = shared
+                    .data
+                    .get_mut()
+                    .unwrap_or_else(PoisonError::into_inner);
+                let data = data.take();
+                self.finish_data(data, at, edit);
+            }
+            None => self.finish_with(at, edit),
+        }
+    }
+
+    fn finish_data(&self, data: Option<SpanBox>, at: Instant, edit: impl FnOnce(&mut SpanData)) {
         if let Some(mut data) = data {
             edit(&mut data);
             let duration = at.saturating_duration_since(data.started);

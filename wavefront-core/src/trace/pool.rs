@@ -16,6 +16,7 @@ use std::fmt;
 use std::mem::ManuallyDrop;
 use std::ops::{Deref, DerefMut};
 use std::sync::OnceLock;
+use std::time::Instant;
 
 use crossbeam_queue::ArrayQueue;
 
@@ -146,6 +147,12 @@ pub(crate) struct OwnedSpan(ManuallyDrop<SpanHandle>);
 impl OwnedSpan {
     pub(crate) fn new(span: SpanHandle) -> Self {
         OwnedSpan(ManuallyDrop::new(span))
+    }
+
+    /// Edits the span's data one last time and finishes it at `at`, without
+    /// a lock when this is the span's only handle (nobody kept one).
+    pub(crate) fn finish_with(&mut self, at: Instant, edit: impl FnOnce(&mut SpanData)) {
+        self.0.finish_unique(at, edit);
     }
 }
 

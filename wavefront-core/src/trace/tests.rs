@@ -618,3 +618,37 @@ fn a_wake_up_spent_on_spans_already_taken_does_not_silence_the_next_batch() {
     assert!(slept < Duration::from_secs(10), "not woken: {slept:?}");
     assert!(t.batch_ready());
 }
+
+#[test]
+fn an_owned_span_finishes_once_whether_or_not_other_handles_are_alive() {
+    let t = tracer();
+    // Its only handle: finished without the lock.
+    let mut alone = pool::OwnedSpan::new(t.span("alone").start());
+    alone.finish_with(Instant::now(), |d| d.set_tag("k".into(), "1".into()));
+    // A handle kept elsewhere (a handler's): finished under the lock, and
+    // the other handle can no longer change it.
+    let mut shared = pool::OwnedSpan::new(t.span("shared").start());
+    let kept = SpanHandle::clone(&shared);
+    shared.finish_with(Instant::now(), |d| d.set_tag("k".into(), "2".into()));
+    kept.set_tag("late", "ignored");
+    kept.finish();
+    alone.finish_with(Instant::now(), |d| d.set_tag("k".into(), "again".into()));
+    let finished = t.take_finished();
+    let seen: Vec<(String, Option<&str>, Option<&str>)> = finished
+        .iter()
+        .map(|s| {
+            (
+                s.data.operation.to_string(),
+                s.data.tag("k"),
+                s.data.tag("late"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("alone".to_owned(), Some("1"), None),
+            ("shared".to_owned(), Some("2"), None)
+        ]
+    );
+}
