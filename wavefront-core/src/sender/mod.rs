@@ -44,7 +44,10 @@ mod stats;
 pub(crate) mod worker;
 
 use std::fmt;
+use std::sync::OnceLock;
 use std::time::Duration;
+
+use crossbeam_queue::ArrayQueue;
 
 pub use console::ConsoleSender;
 #[cfg(feature = "direct")]
@@ -123,8 +126,13 @@ impl LineBatch {
     }
 
     /// Makes room for `bytes` more, so that a batch encoded at once grows
-    /// its buffer once.
+    /// its buffer once; an empty batch takes the buffer of one sent before.
     pub(crate) fn reserve(&mut self, bytes: usize) {
+        if self.text.capacity() == 0 {
+            if let Some(spare) = spare_buffers().pop() {
+                self.text = spare;
+            }
+        }
         self.text.reserve(bytes);
     }
 
@@ -213,6 +221,31 @@ impl LineBatch {
     pub(crate) fn append(&mut self, other: LineBatch) {
         self.text.push_str(&other.text);
         self.lines += other.lines;
+    }
+}
+
+/// Buffers of batches sent, for the next batches of spans: a fresh buffer
+/// is memory no cache holds, a miss every 64 bytes the reporter writes and
+/// again when the sender reads it; a few recent ones stay cached. Few, so
+/// that the ones reused are the recent ones.
+fn spare_buffers() -> &'static ArrayQueue<String> {
+    static SPARE: OnceLock<ArrayQueue<String>> = OnceLock::new();
+    SPARE.get_or_init(|| ArrayQueue::new(SPARE_BUFFERS))
+}
+
+const SPARE_BUFFERS: usize = 4;
+
+/// A buffer that grew past this (a backlog sent at once) is freed.
+const MAX_SPARE_BUFFER: usize = 1 << 20;
+
+impl Drop for LineBatch {
+    fn drop(&mut self) {
+        let capacity = self.text.capacity();
+        if capacity > 0 && capacity <= MAX_SPARE_BUFFER {
+            let mut text = std::mem::take(&mut self.text);
+            text.clear();
+            let _ = spare_buffers().push(text); // or freed, when enough wait
+        }
     }
 }
 
