@@ -2,7 +2,7 @@
 //!
 //! An async request moves between threads, so its CPU time is the sum, over
 //! each poll of its future, of the polling thread's CPU time during that
-//! poll: two readings per poll.
+//! poll: a [`CpuStopwatch`] per poll.
 //!
 //! The exact reading is `clock_gettime(CLOCK_THREAD_CPUTIME_ID)`, a system
 //! call (no vDSO shortcut exists for thread clocks): about 500 ns on a VM.
@@ -16,6 +16,13 @@
 //! events are refused (`perf_event_paranoid` 3, container seccomp
 //! profiles), every reading is the system call. [`clock_source`] says which
 //! is in use.
+//!
+//! A [`CpuStopwatch`] needs no anchor at all when the thread runs without a
+//! break from its start to its reading: the CPU time is then the monotonic
+//! time between the two. A server thread parked between requests is
+//! switched out before each one, so this spares it the system call a poll
+//! that [`thread_time_ns`] would make. Only a poll during which the thread
+//! was switched out makes one, at its end.
 
 #![allow(unsafe_code)]
 
@@ -41,6 +48,44 @@ pub fn thread_time_ns() -> Option<u64> {
 #[must_use]
 pub fn clock_source() -> ClockSource {
     imp::clock_source()
+}
+
+/// Measures the CPU time this thread spends from [`start`](Self::start) to
+/// [`elapsed_ns`](Self::elapsed_ns): one poll of a request's future.
+///
+/// Exact when the thread was not switched out in between (the monotonic
+/// time between the two readings, no system call). When it was, the
+/// reading is exact if the thread had an exact reading since its last
+/// switch before the start, and otherwise the smaller of the wall time and
+/// the CPU time since the thread's last exact reading: an upper bound.
+///
+/// ```
+/// use wavefront_core::cpu::CpuStopwatch;
+///
+/// let stopwatch = CpuStopwatch::start();
+/// let work: u64 = (0..100_000u64).map(|i| i * i).sum();
+/// assert!(work > 0);
+/// if let Some(stopwatch) = stopwatch {
+///     assert!(stopwatch.elapsed_ns().is_some());
+/// }
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct CpuStopwatch(imp::Start);
+
+impl CpuStopwatch {
+    /// Starts measuring; `None` where the platform cannot tell a thread's
+    /// CPU time.
+    #[must_use]
+    pub fn start() -> Option<CpuStopwatch> {
+        imp::start().map(CpuStopwatch)
+    }
+
+    /// This thread's CPU time since [`start`](Self::start), in nanoseconds.
+    /// Read it on the thread that started it.
+    #[must_use]
+    pub fn elapsed_ns(&self) -> Option<u64> {
+        imp::elapsed_ns(self.0)
+    }
 }
 
 /// The exact reading, always by system call (for tests and comparison).
@@ -201,6 +246,13 @@ mod imp {
         static LAST: Cell<u64> = const { Cell::new(0) };
     }
 
+    #[cfg(test)]
+    thread_local! {
+        /// Stopwatch readings after a switch (the only ones that make a
+        /// system call).
+        pub(crate) static SWITCHED: Cell<u64> = const { Cell::new(0) };
+    }
+
     fn monotone(ns: u64) -> u64 {
         let ns = ns.max(LAST.get());
         LAST.set(ns);
@@ -214,6 +266,52 @@ mod imp {
             (false, true) => ClockSource::Syscall,
             _ => ClockSource::Unavailable,
         }
+    }
+
+    /// A stopwatch's start: the page's sequence and the monotonic time, or
+    /// an exact reading where there is no page.
+    #[derive(Debug, Clone, Copy)]
+    pub(crate) enum Start {
+        Sequence { sequence: u32, mono_ns: u64 },
+        Exact(u64),
+    }
+
+    pub(super) fn start() -> Option<Start> {
+        PAGE.with(|page| match page.get_or_init(PerfPage::open) {
+            Some(page) => Some(Start::Sequence {
+                sequence: page.sequence(),
+                mono_ns: monotonic_ns()?,
+            }),
+            None => syscall_ns().map(Start::Exact),
+        })
+    }
+
+    pub(super) fn elapsed_ns(start: Start) -> Option<u64> {
+        let (sequence, start_mono) = match start {
+            Start::Sequence { sequence, mono_ns } => (sequence, mono_ns),
+            Start::Exact(cpu_ns) => return Some(syscall_ns()?.saturating_sub(cpu_ns)),
+        };
+        let now = PAGE.with(|page| page.get().and_then(Option::as_ref).map(PerfPage::sequence));
+        let mono = monotonic_ns()?;
+        let wall = mono.saturating_sub(start_mono);
+        if now == Some(sequence) && sequence % 2 == 0 {
+            // Not switched out since the start: CPU time advanced as wall
+            // time did.
+            return Some(wall);
+        }
+        // Switched out meanwhile: the CPU time at the start is known if an
+        // exact reading was taken since the switch before it.
+        #[cfg(test)]
+        SWITCHED.set(SWITCHED.get() + 1);
+        let anchor = ANCHOR.get();
+        let end = thread_time_ns()?;
+        Some(match anchor {
+            Some(a) if a.sequence == sequence && sequence % 2 == 0 => {
+                end.saturating_sub(a.cpu_ns + start_mono.saturating_sub(a.mono_ns))
+            }
+            Some(a) => wall.min(end.saturating_sub(a.cpu_ns)),
+            None => wall,
+        })
     }
 
     pub(super) fn thread_time_ns() -> Option<u64> {
@@ -258,6 +356,16 @@ mod imp {
         syscall_ns()
     }
 
+    pub(crate) type Start = u64;
+
+    pub(super) fn start() -> Option<Start> {
+        syscall_ns()
+    }
+
+    pub(super) fn elapsed_ns(start: Start) -> Option<u64> {
+        Some(syscall_ns()?.saturating_sub(start))
+    }
+
     pub(super) fn clock_source() -> ClockSource {
         ClockSource::Syscall
     }
@@ -272,6 +380,16 @@ mod imp {
     }
 
     pub(super) fn thread_time_ns() -> Option<u64> {
+        None
+    }
+
+    pub(crate) type Start = ();
+
+    pub(super) fn start() -> Option<Start> {
+        None
+    }
+
+    pub(super) fn elapsed_ns(_start: Start) -> Option<u64> {
         None
     }
 
@@ -330,6 +448,53 @@ mod tests {
             let now = thread_time_ns().unwrap();
             assert!(now >= last, "{last} then {now}");
             last = now;
+        }
+    }
+
+    #[test]
+    fn a_stopwatch_after_a_park_is_exact_without_a_system_call() {
+        // A server thread: parked (switched out) before each poll.
+        let (mut measured, mut exact) = (0u64, 0u64);
+        #[cfg(target_os = "linux")]
+        let switched_before = imp::SWITCHED.get();
+        for round in 0..200u64 {
+            std::thread::sleep(std::time::Duration::from_micros(100));
+            let e0 = thread_time_ns_syscall().unwrap();
+            let stopwatch = CpuStopwatch::start().unwrap();
+            spin(20_000 + round * 500);
+            measured += stopwatch.elapsed_ns().unwrap();
+            exact += thread_time_ns_syscall().unwrap().saturating_sub(e0);
+        }
+        let error = measured.abs_diff(exact) as f64 / exact as f64;
+        println!(
+            "stopwatch {measured} ns, exact {exact} ns, error {:.2} %",
+            error * 100.0
+        );
+        assert!(error < 0.05, "stopwatch {measured} ns, exact {exact} ns");
+        #[cfg(target_os = "linux")]
+        if clock_source() == ClockSource::PerfSequence {
+            // Preemption during a spin is rare; a system call per poll is not.
+            let switched = imp::SWITCHED.get() - switched_before;
+            assert!(switched < 20, "{switched} of 200 polls made a system call");
+        }
+    }
+
+    #[test]
+    fn a_stopwatch_across_a_switch_never_counts_less_than_the_cpu_time() {
+        for _ in 0..50 {
+            let wall = std::time::Instant::now();
+            let e0 = thread_time_ns_syscall().unwrap();
+            let stopwatch = CpuStopwatch::start().unwrap();
+            spin(20_000);
+            std::thread::sleep(std::time::Duration::from_micros(200));
+            spin(20_000);
+            let measured = stopwatch.elapsed_ns().unwrap();
+            let exact = thread_time_ns_syscall().unwrap().saturating_sub(e0);
+            let wall = wall.elapsed().as_nanos() as u64;
+            // The two syscall readings bracket the stopwatch's: its reading
+            // may be at most their cost below the exact one.
+            assert!(measured + 5_000 >= exact, "{measured} < {exact}");
+            assert!(measured <= wall, "{measured} > {wall}");
         }
     }
 }

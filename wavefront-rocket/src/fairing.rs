@@ -7,7 +7,7 @@ use rocket::data::Data;
 use rocket::fairing::{Fairing, Info, Kind};
 use rocket::http::HeaderMap;
 use rocket::{Request, Response};
-use wavefront_core::cpu::thread_time_ns;
+use wavefront_core::cpu::CpuStopwatch;
 use wavefront_core::lifecycle::{
     request_url, Instrumentation, InstrumentationBuilder, RequestInfo,
 };
@@ -133,16 +133,16 @@ impl Fairing for WavefrontFairing {
         }
         // CPU time is measured in both callbacks and in wrapped handlers:
         // what rocket spends routing between them is not seen.
-        let cpu_start = self.0.measures_cpu().then(thread_time_ns).flatten();
+        let stopwatch = self.0.measures_cpu().then(CpuStopwatch::start).flatten();
         let guard = self.0.start(&RocketRequest::new(request));
         let mut recorded = state.lock();
         recorded.measure_cpu = guard.measures_cpu();
         recorded.guard = Some(guard);
-        recorded.add_cpu_since(cpu_start);
+        recorded.add_cpu_since(stopwatch);
     }
 
     async fn on_response<'r>(&self, request: &'r Request<'_>, response: &mut Response<'r>) {
-        let cpu_start = self.0.measures_cpu().then(thread_time_ns).flatten();
+        let stopwatch = self.0.measures_cpu().then(CpuStopwatch::start).flatten();
         let state = RequestState::of(request);
         let guard = {
             let mut recorded = state.lock();
@@ -163,7 +163,7 @@ impl Fairing for WavefrontFairing {
                 // Routes not wrapped: the last route rocket tried.
                 None => route.map(Answered::of),
             };
-            recorded.add_cpu_since(cpu_start);
+            recorded.add_cpu_since(stopwatch);
             if let Some(ns) = recorded.cpu_ns.take() {
                 guard.add_cpu_ns(ns);
             }

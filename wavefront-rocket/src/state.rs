@@ -62,10 +62,10 @@ impl Recorded {
         self.cpu_ns = Some(self.cpu_ns.unwrap_or(0).saturating_add(ns));
     }
 
-    /// Adds this thread's CPU time since `start` (a `thread_time_ns` read).
-    pub(crate) fn add_cpu_since(&mut self, start: Option<u64>) {
-        if let (Some(start), Some(end)) = (start, wavefront_core::cpu::thread_time_ns()) {
-            self.add_cpu_ns(end.saturating_sub(start));
+    /// Adds this thread's CPU time since `stopwatch` started.
+    pub(crate) fn add_cpu_since(&mut self, stopwatch: Option<wavefront_core::cpu::CpuStopwatch>) {
+        if let Some(ns) = stopwatch.and_then(|s| s.elapsed_ns()) {
+            self.add_cpu_ns(ns);
         }
     }
 }

@@ -10,7 +10,7 @@ use std::task::{Context, Poll};
 use rocket::data::Data;
 use rocket::route::{Handler, Outcome};
 use rocket::{Request, Route};
-use wavefront_core::cpu::thread_time_ns;
+use wavefront_core::cpu::CpuStopwatch;
 use wavefront_core::lifecycle::panic_message;
 
 use crate::state::{route_id, Answered, RequestState};
@@ -110,13 +110,13 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome<'r>> {
         let this = self.get_mut();
-        let start = if this.measure_cpu {
-            thread_time_ns()
+        let stopwatch = if this.measure_cpu {
+            CpuStopwatch::start()
         } else {
             None
         };
         let polled = catch_unwind(AssertUnwindSafe(|| Pin::new(&mut this.inner).poll(cx)));
-        let cpu_ns = start.and_then(|start| thread_time_ns().map(|end| end.saturating_sub(start)));
+        let cpu_ns = stopwatch.and_then(|s| s.elapsed_ns());
         match polled {
             Ok(poll) => {
                 if let Some(ns) = cpu_ns {

@@ -24,7 +24,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response, StatusCode};
-use wavefront_core::cpu::thread_time_ns;
+use wavefront_core::cpu::CpuStopwatch;
 use wavefront_core::lifecycle::{
     panic_message, request_url, Instrumentation, InstrumentedBody, RequestInfo,
 };
@@ -120,7 +120,7 @@ fn handle(
     let mut guard = instrumentation.start(&HyperRequest(request));
     // Routing and the handler run on this thread, without awaiting: the
     // request's CPU time is this thread's CPU time meanwhile.
-    let cpu_start = thread_time_ns();
+    let stopwatch = CpuStopwatch::start();
     let response = match route(request.method(), request.uri().path()) {
         Some(route) => {
             // 2. Routed: the handler first, then the route, so the request
@@ -136,8 +136,8 @@ fn handle(
         // No route: the guard is recorded under `unmatched`.
         None => status(StatusCode::NOT_FOUND),
     };
-    if let (Some(start), Some(end)) = (cpu_start, thread_time_ns()) {
-        guard.add_cpu_ns(end.saturating_sub(start));
+    if let Some(ns) = stopwatch.and_then(|s| s.elapsed_ns()) {
+        guard.add_cpu_ns(ns);
     }
     // 3. The status, when the response head is ready.
     guard.set_status(response.status().as_u16());

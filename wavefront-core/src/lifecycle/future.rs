@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 use pin_project_lite::pin_project;
 
 use super::RequestGuard;
-use crate::cpu::thread_time_ns;
+use crate::cpu::CpuStopwatch;
 use crate::panics::panic_message;
 use crate::trace::SpanHandle;
 
@@ -59,8 +59,8 @@ impl<F: Future> Future for Instrumented<F> {
         let Some(guard) = this.guard.as_mut() else {
             return Poll::Pending;
         };
-        let cpu_start = if guard.measures_cpu() {
-            thread_time_ns()
+        let stopwatch = if guard.measures_cpu() {
+            CpuStopwatch::start()
         } else {
             None
         };
@@ -70,8 +70,8 @@ impl<F: Future> Future for Instrumented<F> {
             let _current = crate::trace::enter_kept(guard.span(), this.current);
             catch_unwind(AssertUnwindSafe(|| this.inner.poll(cx)))
         };
-        if let (Some(start), Some(end)) = (cpu_start, cpu_start.and_then(|_| thread_time_ns())) {
-            guard.add_cpu_ns(end.saturating_sub(start));
+        if let Some(ns) = stopwatch.and_then(|s| s.elapsed_ns()) {
+            guard.add_cpu_ns(ns);
         }
         match polled {
             Ok(Poll::Pending) => {
