@@ -83,6 +83,36 @@ const PLAIN_VALUE_BYTE: [bool; 256] = {
     table
 };
 
+/// How many bytes at the start of `bytes` a value keeps as they are
+/// ([`PLAIN_VALUE_BYTE`]): eight at a time while a word has none of the
+/// others (a URL's bytes, mostly), then byte by byte.
+fn plain_prefix(bytes: &[u8]) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // The high bit of each zero byte of `v` is set (and maybe of bytes above
+    // one: a word flagged is looked at byte by byte, so never wrongly kept).
+    let zero_bytes = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
+    let mut at = 0;
+    while let Some(word) = bytes.get(at..at + 8) {
+        let mut eight = [0; 8];
+        eight.copy_from_slice(word);
+        let x = u64::from_le_bytes(eight);
+        let others = zero_bytes(x ^ (ONES * u64::from(b'"')))
+            | zero_bytes(x ^ (ONES * u64::from(b'\n')))
+            | zero_bytes(x ^ (ONES * 4))
+            | (x & HIGHS);
+        if others != 0 {
+            break;
+        }
+        at += 8;
+    }
+    let rest = &bytes[at..];
+    at + rest
+        .iter()
+        .position(|&b| !PLAIN_VALUE_BYTE[usize::from(b)])
+        .unwrap_or(rest.len())
+}
+
 /// Appends `name` as a quoted, sanitised metric name or tag key.
 ///
 /// A blank name, or one that is only a delta sign, is refused and nothing is
@@ -169,7 +199,11 @@ pub(crate) fn write_value_len(out: &mut String, value: &str) -> Result<usize, Bl
     out.push('"');
     let mut len = 0;
     let mut rest = body;
-    while let Some(at) = rest.bytes().position(|b| !PLAIN_VALUE_BYTE[usize::from(b)]) {
+    loop {
+        let at = plain_prefix(rest.as_bytes());
+        if at == rest.len() {
+            break;
+        }
         out.push_str(&rest[..at]);
         len += at;
         rest = &rest[at..];
@@ -204,6 +238,25 @@ mod tests {
         write_value(&mut out, s)
             .map(|()| out)
             .unwrap_or_else(|_| "<blank>".into())
+    }
+
+    #[test]
+    fn the_plain_prefix_stops_at_the_first_byte_a_value_changes() {
+        let plain = |b: u8| PLAIN_VALUE_BYTE[usize::from(b)];
+        // Every length and position around the eight-byte words, with each
+        // kind of byte that is not kept as it is (and one that is).
+        for len in 0..40 {
+            for at in 0..=len {
+                for special in [b'"', b'\n', 4, 0xc3, b'a'] {
+                    let mut bytes = vec![b'x'; len];
+                    if at < len {
+                        bytes[at] = special;
+                    }
+                    let expected = bytes.iter().position(|&b| !plain(b)).unwrap_or(len);
+                    assert_eq!(plain_prefix(&bytes), expected, "{bytes:?}");
+                }
+            }
+        }
     }
 
     #[test]
