@@ -1,8 +1,8 @@
 //! Cost of recording into a counter, a delta counter and a histogram, from 1
 //! thread and from 2 threads at once (per record, per thread), of reading a
-//! thread's CPU time (the perf-sequence reading and the system call), of
-//! deriving one span's RED metrics (on the reporter's thread), and of one
-//! report cycle over 10,000 series.
+//! thread's CPU time (the perf-sequence reading, the system call, and a
+//! poll's stopwatch), of deriving one span's RED metrics (on the reporter's
+//! thread), and of one report cycle over 10,000 series.
 //!
 //! Run: `cargo bench -p wavefront-benches --bench record`.
 
@@ -150,6 +150,12 @@ fn cpu_clock(c: &mut Criterion) {
     });
     group.bench_function("thread_time_ns_syscall", |b| {
         b.iter(|| black_box(wavefront_core::cpu::thread_time_ns_syscall()))
+    });
+    // What a poll pays: a stopwatch started and read (no switch between).
+    group.bench_function("stopwatch_poll", |b| {
+        b.iter(|| {
+            black_box(wavefront_core::cpu::CpuStopwatch::start().and_then(|s| s.elapsed_ns()))
+        })
     });
     group.finish();
 }
