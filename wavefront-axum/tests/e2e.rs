@@ -468,24 +468,14 @@ async fn the_reference_request_sequence() {
 async fn a_streamed_body_ends_its_request_when_sent_an_answer_made_when_ready() {
     let app = start().await;
     let client = reqwest::Client::new();
-    let body = client
-        .get(format!("{}/download", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert_eq!(body, "first,last");
-    let made = client
-        .get(format!("{}/style/9/make", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert_eq!(made, "Shirts 9 made.");
+    for (path, expected) in [
+        ("/download", "first,last"),
+        ("/style/9/make", "Shirts 9 made."),
+    ] {
+        let url = format!("{}{path}", app.base);
+        let body = client.get(url).send().await.unwrap().text().await.unwrap();
+        assert_eq!(body, expected);
+    }
     let receiver = app.finish().await;
     let spans = receiver.spans();
     let duration = |operation: &str| {
