@@ -2,6 +2,7 @@
 //! `!M` histograms to the metrics port, spans and span logs to the tracing
 //! port, through any [`Sender`].
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -105,42 +106,7 @@ impl WavefrontExporter {
     /// [`export_spans`](Exporter::export_spans) sends them.
     #[must_use]
     pub fn encode_spans(origin: Origin<'_>, spans: &[FinishedSpan]) -> EncodedLines {
-        /// A request's span line is about this long (14 tags).
-        const SPAN_LINE: usize = 512;
-        /// A span's logs repeat its line, escaped, inside their JSON.
-        const SPAN_LOGS_LINE: usize = SPAN_LINE * 2;
-        let mut out = EncodedLines::default();
-        // Both buffers grow once a batch, not line by line (each growth
-        // copies what the batch holds so far).
-        let with_logs = spans.iter().filter(|s| !s.data.logs.is_empty()).count();
-        out.batches[DataKind::Spans.index()].reserve(spans.len() * SPAN_LINE);
-        out.batches[DataKind::SpanLogs.index()].reserve(with_logs * SPAN_LOGS_LINE);
-        // A span with logs: its line, escaped for the logs' JSON.
-        let mut escaped = String::with_capacity(SPAN_LINE * 5 / 4);
-        let mut shared = SharedTags::default();
-        // The spans of `spans` stay alive and unchanged meanwhile.
-        let mut cache = TagCache::default();
-        for span in spans {
-            let d = &span.data;
-            escaped.clear();
-            let json = (!d.logs.is_empty()).then_some(&mut escaped);
-            let with_logs = json.is_some();
-            let written = out.batches[DataKind::Spans.index()].push_line_with(|b| {
-                write_span(b, span, origin.source, &mut shared, &mut cache, json)
-            });
-            if written.is_err() {
-                out.invalid[DataKind::Spans.index()] += 1;
-                continue;
-            }
-            if with_logs {
-                let (trace, id) = (d.context.trace_id, d.context.span_id);
-                let _ = out.batches[DataKind::SpanLogs.index()].push_line_with(|b| {
-                    wire::write_span_logs_escaped(b, trace, id, &d.logs, &escaped);
-                    Ok(())
-                });
-            }
-        }
-        out
+        encode_each(origin, spans.len(), spans)
     }
 
     /// Counts what could not be encoded and queues the rest.
@@ -197,7 +163,9 @@ impl Exporter for WavefrontExporter {
     }
 
     fn export_spans(&self, origin: Origin<'_>, spans: Vec<FinishedSpan>) {
-        self.send(Self::encode_spans(origin, &spans));
+        // Each span is dropped (its storage recycled) right after it is
+        // encoded, while it is still in the cache.
+        self.send(encode_each(origin, spans.len(), spans));
     }
 
     fn flush(&self, timeout: Duration) -> bool {
@@ -211,6 +179,53 @@ impl Exporter for WavefrontExporter {
     fn stats(&self) -> &SenderStats {
         self.sender.stats()
     }
+}
+
+/// The span and span-log lines of `count` spans, each dropped once encoded
+/// when `spans` owns them.
+///
+/// The batch cache finds texts by address. Every span of the batch was
+/// alive when the batch was taken, so their texts' addresses were distinct
+/// then; dropping a span frees addresses, but none of the spans still to
+/// come can have a text there, and finished spans take no new texts.
+fn encode_each<S: Borrow<FinishedSpan>>(
+    origin: Origin<'_>,
+    count: usize,
+    spans: impl IntoIterator<Item = S>,
+) -> EncodedLines {
+    /// A request's span line is about this long (14 tags).
+    const SPAN_LINE: usize = 512;
+    let mut out = EncodedLines::default();
+    // The buffers grow once a batch at most, not line by line (each growth
+    // copies what the batch holds so far); those of batches sent before
+    // come back with their room (span logs: about one span in five here).
+    out.batches[DataKind::Spans.index()].reserve(count * SPAN_LINE);
+    out.batches[DataKind::SpanLogs.index()].reserve(count * SPAN_LINE / 2);
+    // A span with logs: its line, escaped for the logs' JSON.
+    let mut escaped = String::with_capacity(SPAN_LINE * 5 / 4);
+    let mut shared = SharedTags::default();
+    let mut cache = TagCache::default();
+    for span in spans {
+        let span = span.borrow();
+        let d = &span.data;
+        escaped.clear();
+        let json = (!d.logs.is_empty()).then_some(&mut escaped);
+        let with_logs = json.is_some();
+        let written = out.batches[DataKind::Spans.index()]
+            .push_line_with(|b| write_span(b, span, origin.source, &mut shared, &mut cache, json));
+        if written.is_err() {
+            out.invalid[DataKind::Spans.index()] += 1;
+            continue;
+        }
+        if with_logs {
+            let (trace, id) = (d.context.trace_id, d.context.span_id);
+            let _ = out.batches[DataKind::SpanLogs.index()].push_line_with(|b| {
+                wire::write_span_logs_escaped(b, trace, id, &d.logs, &escaped);
+                Ok(())
+            });
+        }
+    }
+    out
 }
 
 fn template(entry: &Entry, source: &str) -> Result<MetricTemplate, WireError> {

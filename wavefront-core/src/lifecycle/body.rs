@@ -25,9 +25,9 @@ pub const SENT_AT_ONCE: u64 = 64 * 1_024;
 /// use std::task::{Context, Poll};
 /// use wavefront_core::lifecycle::ends_with_response;
 ///
-/// /// A body of `len` bytes, or of unknown length.
-/// struct Sized(Option<u64>);
-/// impl Body for Sized {
+/// /// A body of this many bytes, or of unknown length.
+/// struct Length(Option<u64>);
+/// impl Body for Length {
 ///     type Data = &'static [u8];
 ///     type Error = std::convert::Infallible;
 ///     fn poll_frame(self: Pin<&mut Self>, _: &mut Context<'_>)
@@ -36,9 +36,9 @@ pub const SENT_AT_ONCE: u64 = 64 * 1_024;
 ///         self.0.map_or_else(SizeHint::new, SizeHint::with_exact)
 ///     }
 /// }
-/// assert!(ends_with_response(&Sized(Some(14))));
-/// assert!(!ends_with_response(&Sized(Some(10 << 20)))); // a download
-/// assert!(!ends_with_response(&Sized(None))); // a stream
+/// assert!(ends_with_response(&Length(Some(14))));
+/// assert!(!ends_with_response(&Length(Some(10 << 20)))); // a download
+/// assert!(!ends_with_response(&Length(None))); // a stream
 /// ```
 pub fn ends_with_response(body: &impl Body) -> bool {
     body.size_hint()
