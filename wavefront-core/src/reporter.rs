@@ -76,6 +76,12 @@ pub const WAVEFRONT_GENERATED: &str = "wavefront-generated";
 pub const SPAN_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 /// How long dropping a reporter may spend on its last report.
 const DROP_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Spans handed to the exporter at once: a backlog (a busy core gives the
+/// reporter its turn late) goes out in pieces whose lines fit buffers the
+/// sender gives back for the next pieces, about 256 KiB, rather than in
+/// one buffer of fresh memory (a page fault every 4 KiB written).
+const SPANS_PER_EXPORT: usize = 512;
 /// The longest wait between reports, whatever interval was asked for (an
 /// `Instant` cannot be pushed out without bound).
 const MAX_WAIT: Duration = Duration::from_secs(365 * 24 * 3600);
@@ -602,6 +608,11 @@ impl State {
             red.record_all(&finished);
             // Unsampled spans were queued for the RED metrics only.
             finished.retain(|span| span.sampled);
+        }
+        while finished.len() > SPANS_PER_EXPORT {
+            let rest = finished.split_off(SPANS_PER_EXPORT);
+            self.exporter.export_spans(self.origin(), finished);
+            finished = rest;
         }
         self.exporter.export_spans(self.origin(), finished);
     }

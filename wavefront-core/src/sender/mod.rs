@@ -226,14 +226,15 @@ impl LineBatch {
 
 /// Buffers of batches sent, for the next batches of spans: a fresh buffer
 /// is memory no cache holds, a miss every 64 bytes the reporter writes and
-/// again when the sender reads it; a few recent ones stay cached. Few, so
-/// that the ones reused are the recent ones.
+/// again when the sender reads it; a few recent ones stay cached. Enough
+/// for the batches a busy reporter has in flight (a backlog goes out in
+/// pieces of a few hundred KiB), few enough to stay recent.
 fn spare_buffers() -> &'static ArrayQueue<String> {
     static SPARE: OnceLock<ArrayQueue<String>> = OnceLock::new();
     SPARE.get_or_init(|| ArrayQueue::new(SPARE_BUFFERS))
 }
 
-const SPARE_BUFFERS: usize = 4;
+const SPARE_BUFFERS: usize = 8;
 
 /// A buffer that grew past this (a backlog sent at once) is freed.
 const MAX_SPARE_BUFFER: usize = 1 << 20;
