@@ -2,33 +2,24 @@
 //! (memory the caches still hold, and no allocation), not into a fresh one.
 //! Alone in its test binary: the spare buffers are the process's.
 
-use std::sync::{Arc, Mutex};
+#[path = "support/fixtures.rs"]
+mod fixtures;
 
 use wavefront_core::export::{Origin, WavefrontExporter};
 use wavefront_core::sender::DataKind;
-use wavefront_core::trace::{FinishedSpan, Tracer};
-use wavefront_core::ApplicationTags;
 
 #[test]
 fn a_batch_of_spans_is_written_into_the_buffer_of_one_sent_before() {
-    let tags = ApplicationTags::builder("Ordering", "styling")
-        .build()
-        .unwrap();
-    let finished = Arc::new(Mutex::new(Vec::new()));
-    let sink = Arc::clone(&finished);
-    let tracer = Tracer::builder(tags.clone())
-        .on_finish(Arc::new(move |span: &FinishedSpan| {
-            sink.lock().unwrap().push(span.clone());
-        }))
-        .build();
-    for _ in 0..10 {
-        tracer
-            .span("make_shirts")
-            .tag("component", "axum")
-            .start()
-            .finish();
-    }
-    let spans = std::mem::take(&mut *finished.lock().unwrap());
+    let tags = fixtures::app();
+    let spans = fixtures::finished(|tracer| {
+        for _ in 0..10 {
+            tracer
+                .span("make_shirts")
+                .tag("component", "axum")
+                .start()
+                .finish();
+        }
+    });
     let origin = Origin {
         source: "host-1",
         tags: &tags,

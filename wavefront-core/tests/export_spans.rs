@@ -7,10 +7,12 @@ use std::io::{self, Write};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+#[path = "support/fixtures.rs"]
+mod fixtures;
+
 use wavefront_core::export::{Exporter, Origin, WavefrontExporter};
 use wavefront_core::sender::{ConsoleSender, DataKind};
-use wavefront_core::trace::{FinishedSpan, Text, Tracer};
-use wavefront_core::ApplicationTags;
+use wavefront_core::trace::Text;
 
 /// A writer into memory shared with the test.
 #[derive(Clone, Default)]
@@ -34,33 +36,25 @@ fn sorted_lines(text: &str) -> Vec<&str> {
 
 #[test]
 fn spans_dropped_as_they_are_encoded_are_sent_as_encode_spans_writes_them() {
-    let tags = ApplicationTags::builder("Ordering", "styling")
-        .build()
-        .unwrap();
-    let finished = Arc::new(Mutex::new(Vec::new()));
-    let sink = Arc::clone(&finished);
-    let tracer = Tracer::builder(tags.clone())
-        .on_finish(Arc::new(move |span: &FinishedSpan| {
-            sink.lock().unwrap().push(span.clone());
-        }))
-        .build();
-    for i in 0..300 {
-        // Texts shared by a few spans (a route's), and texts of one span's
-        // own that are freed when it is dropped.
-        let route = Text::from(Arc::<str>::from(format!("route-{}", i % 3)));
-        let own = Text::from(Arc::<str>::from(format!("value-{i}")));
-        let span = tracer
-            .span("make_shirts")
-            .tag("component", "axum")
-            .tag("route", route)
-            .tag("own", own)
-            .start();
-        if i % 5 == 0 {
-            span.log(vec![("event".into(), "error".into())]);
+    let tags = fixtures::app();
+    let spans = fixtures::finished(|tracer| {
+        for i in 0..300 {
+            // Texts shared by a few spans (a route's), and texts of one span's
+            // own that are freed when it is dropped.
+            let route = Text::from(Arc::<str>::from(format!("route-{}", i % 3)));
+            let own = Text::from(Arc::<str>::from(format!("value-{i}")));
+            let span = tracer
+                .span("make_shirts")
+                .tag("component", "axum")
+                .tag("route", route)
+                .tag("own", own)
+                .start();
+            if i % 5 == 0 {
+                span.log(vec![("event".into(), "error".into())]);
+            }
+            span.finish();
         }
-        span.finish();
-    }
-    let spans = std::mem::take(&mut *finished.lock().unwrap());
+    });
     let origin = Origin {
         source: "host-1",
         tags: &tags,
