@@ -53,11 +53,13 @@ pub fn clock_source() -> ClockSource {
 /// Measures the CPU time this thread spends from [`start`](Self::start) to
 /// [`elapsed_ns`](Self::elapsed_ns): one poll of a request's future.
 ///
-/// Exact when the thread was not switched out in between (the monotonic
-/// time between the two readings, no system call). When it was, the
-/// reading is exact if the thread had an exact reading since its last
-/// switch before the start, and otherwise the smaller of the wall time and
-/// the CPU time since the thread's last exact reading: an upper bound.
+/// When the thread was not switched out in between, the reading is the
+/// monotonic time between the two (no system call), exact but for time a
+/// hypervisor takes from a VM while the thread runs. When it was, the
+/// reading comes from a system call at the end and the thread's last exact
+/// reading: as close when that reading came after the switch before the
+/// start, and otherwise the smaller of the wall time and the CPU time since
+/// that reading, an upper bound.
 ///
 /// ```
 /// use wavefront_core::cpu::CpuStopwatch;
@@ -480,7 +482,8 @@ mod tests {
     }
 
     #[test]
-    fn a_stopwatch_across_a_switch_never_counts_less_than_the_cpu_time() {
+    fn a_stopwatch_across_a_switch_counts_the_cpu_time_not_the_sleep() {
+        let (mut measured, mut exact, mut slept) = (0u64, 0u64, 0u64);
         for _ in 0..50 {
             let wall = std::time::Instant::now();
             let e0 = thread_time_ns_syscall().unwrap();
@@ -488,13 +491,25 @@ mod tests {
             spin(20_000);
             std::thread::sleep(std::time::Duration::from_micros(200));
             spin(20_000);
-            let measured = stopwatch.elapsed_ns().unwrap();
-            let exact = thread_time_ns_syscall().unwrap().saturating_sub(e0);
+            let reading = stopwatch.elapsed_ns().unwrap();
             let wall = wall.elapsed().as_nanos() as u64;
-            // The two syscall readings bracket the stopwatch's: its reading
-            // may be at most their cost below the exact one.
-            assert!(measured + 5_000 >= exact, "{measured} < {exact}");
-            assert!(measured <= wall, "{measured} > {wall}");
+            assert!(reading <= wall, "{reading} > {wall}");
+            measured += reading;
+            exact += thread_time_ns_syscall().unwrap().saturating_sub(e0);
+            slept += 200_000;
         }
+        // Time a busy VM's hypervisor takes while the thread runs counts as
+        // CPU time in the fast reading, not in the exact one: close, but
+        // not to the nanosecond; and none of the sleep.
+        let error = measured.abs_diff(exact) as f64 / exact as f64;
+        println!(
+            "across switches: stopwatch {measured} ns, exact {exact} ns, error {:.2} %",
+            error * 100.0
+        );
+        assert!(error < 0.10, "stopwatch {measured} ns, exact {exact} ns");
+        assert!(
+            measured < exact + slept / 2,
+            "stopwatch {measured} ns counted the sleep"
+        );
     }
 }

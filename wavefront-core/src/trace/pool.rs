@@ -60,13 +60,58 @@ fn pool() -> &'static ArrayQueue<Box<SpanData>> {
 /// ```
 pub struct SpanBox(ManuallyDrop<Box<SpanData>>);
 
+/// Boxes a thread keeps for its next spans, in front of the process-wide
+/// pool: threads that serve requests on several cores would otherwise all
+/// update the pool's two ends, whose cache lines then move from core to
+/// core at every span. A thread takes from the pool, and gives back to it,
+/// [`MOVED_AT_ONCE`] boxes at a time.
+const KEPT_PER_THREAD: usize = 32;
+const MOVED_AT_ONCE: usize = KEPT_PER_THREAD / 2;
+
+thread_local! {
+    // Boxes, not the data: a span's data stays where it is as it moves
+    // between threads and the pool.
+    #[allow(clippy::vec_box)]
+    static KEPT: std::cell::RefCell<Vec<Box<SpanData>>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
 impl SpanBox {
-    /// Empty span data, reused when the pool has some.
+    /// Empty span data, reused when this thread or the pool has some.
     pub(crate) fn take() -> SpanBox {
-        let data = pool()
-            .pop()
+        let kept = KEPT.try_with(|kept| {
+            let mut kept = kept.try_borrow_mut().ok()?;
+            if kept.is_empty() {
+                kept.extend(std::iter::from_fn(|| pool().pop()).take(MOVED_AT_ONCE));
+            }
+            kept.pop()
+        });
+        let data = kept
+            .ok()
+            .flatten()
             .unwrap_or_else(|| Box::new(SpanData::blank(TAG_ROOM)));
         SpanBox(ManuallyDrop::new(data))
+    }
+
+    /// Keeps `data` for this thread's next spans, or gives it to the pool
+    /// (with the older half of what the thread keeps, when that is full).
+    fn give_back(data: Box<SpanData>) {
+        let mut data = Some(data);
+        let _ = KEPT.try_with(|kept| {
+            if let Ok(mut kept) = kept.try_borrow_mut() {
+                if kept.len() >= KEPT_PER_THREAD {
+                    // A full pool frees the boxes it cannot take.
+                    for old in kept.drain(..MOVED_AT_ONCE) {
+                        let _ = pool().push(old);
+                    }
+                }
+                kept.extend(data.take());
+            }
+        });
+        // A thread that is ending keeps nothing.
+        if let Some(data) = data {
+            let _ = pool().push(data);
+        }
     }
 }
 
@@ -105,8 +150,7 @@ impl Drop for SpanBox {
         // SAFETY: `drop` runs once, and nothing reads `self.0` after it.
         let mut data = unsafe { ManuallyDrop::take(&mut self.0) };
         data.recycle();
-        // A full pool frees the box.
-        let _ = pool().push(data);
+        SpanBox::give_back(data);
     }
 }
 
@@ -174,5 +218,34 @@ impl Drop for OwnedSpan {
 impl fmt::Debug for OwnedSpan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn address(span: &SpanBox) -> usize {
+        std::ptr::from_ref::<SpanData>(span).addr()
+    }
+
+    #[test]
+    fn a_thread_reuses_the_boxes_it_gave_back_without_the_pool() {
+        std::thread::spawn(|| {
+            let first = SpanBox::take();
+            let at = address(&first);
+            drop(first);
+            // The thread's own box, not one of the pool's.
+            let again = SpanBox::take();
+            assert_eq!(address(&again), at);
+            // Kept up to a bound: the rest goes to the pool.
+            let many: Vec<SpanBox> = (0..3 * KEPT_PER_THREAD).map(|_| SpanBox::take()).collect();
+            drop(many);
+            let kept = KEPT.with(|kept| kept.borrow().len());
+            assert!(kept <= KEPT_PER_THREAD, "{kept}");
+            assert!(kept >= MOVED_AT_ONCE, "{kept}");
+        })
+        .join()
+        .unwrap();
     }
 }
