@@ -61,34 +61,38 @@ fn pool() -> &'static ArrayQueue<Box<SpanData>> {
 pub struct SpanBox(ManuallyDrop<Box<SpanData>>);
 
 /// Boxes a thread keeps for its next spans, in front of the process-wide
-/// pool: threads that serve requests on several cores would otherwise all
-/// update the pool's two ends, whose cache lines then move from core to
-/// core at every span. A thread takes from the pool, and gives back to it,
-/// [`MOVED_AT_ONCE`] boxes at a time.
+/// pool: the boxes of spans that ended on the thread (not sent: sampled
+/// out, or sent by the thread itself). Threads serving on several cores
+/// then leave the pool alone for those, instead of all updating its two
+/// ends, whose cache lines move from core to core at every span. Past
+/// [`KEPT_PER_THREAD`], [`MOVED_AT_ONCE`] go back to the pool at once; a
+/// thread out of boxes takes the pool's one at a time, so that none hoards
+/// what other threads need.
 const KEPT_PER_THREAD: usize = 32;
 const MOVED_AT_ONCE: usize = KEPT_PER_THREAD / 2;
 
 thread_local! {
     // Boxes, not the data: a span's data stays where it is as it moves
-    // between threads and the pool.
+    // between threads and the pool. Only threads that start spans keep any:
+    // the reporter, which only ends them, gives every box straight back.
     #[allow(clippy::vec_box)]
-    static KEPT: std::cell::RefCell<Vec<Box<SpanData>>> =
-        const { std::cell::RefCell::new(Vec::new()) };
+    static KEPT: std::cell::RefCell<Option<Vec<Box<SpanData>>>> =
+        const { std::cell::RefCell::new(None) };
 }
 
 impl SpanBox {
-    /// Empty span data, reused when this thread or the pool has some.
+    /// Empty span data, reused when this thread (first) or the pool has
+    /// some.
     pub(crate) fn take() -> SpanBox {
         let kept = KEPT.try_with(|kept| {
             let mut kept = kept.try_borrow_mut().ok()?;
-            if kept.is_empty() {
-                kept.extend(std::iter::from_fn(|| pool().pop()).take(MOVED_AT_ONCE));
-            }
-            kept.pop()
+            kept.get_or_insert_with(|| Vec::with_capacity(KEPT_PER_THREAD))
+                .pop()
         });
         let data = kept
             .ok()
             .flatten()
+            .or_else(|| pool().pop())
             .unwrap_or_else(|| Box::new(SpanData::blank(TAG_ROOM)));
         SpanBox(ManuallyDrop::new(data))
     }
@@ -99,16 +103,18 @@ impl SpanBox {
         let mut data = Some(data);
         let _ = KEPT.try_with(|kept| {
             if let Ok(mut kept) = kept.try_borrow_mut() {
-                if kept.len() >= KEPT_PER_THREAD {
-                    // A full pool frees the boxes it cannot take.
-                    for old in kept.drain(..MOVED_AT_ONCE) {
-                        let _ = pool().push(old);
+                if let Some(kept) = kept.as_mut() {
+                    if kept.len() >= KEPT_PER_THREAD {
+                        // A full pool frees the boxes it cannot take.
+                        for old in kept.drain(..MOVED_AT_ONCE) {
+                            let _ = pool().push(old);
+                        }
                     }
+                    kept.extend(data.take());
                 }
-                kept.extend(data.take());
             }
         });
-        // A thread that is ending keeps nothing.
+        // A thread that starts no span, or is ending, keeps nothing.
         if let Some(data) = data {
             let _ = pool().push(data);
         }
@@ -230,6 +236,18 @@ mod tests {
     }
 
     #[test]
+    fn a_thread_that_starts_no_span_keeps_no_box() {
+        std::thread::spawn(|| {
+            drop(SpanBox(ManuallyDrop::new(Box::new(SpanData::blank(
+                TAG_ROOM,
+            )))));
+            assert!(KEPT.with(|kept| kept.borrow().is_none()));
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
     fn a_thread_reuses_the_boxes_it_gave_back_without_the_pool() {
         std::thread::spawn(|| {
             let first = SpanBox::take();
@@ -241,7 +259,7 @@ mod tests {
             // Kept up to a bound: the rest goes to the pool.
             let many: Vec<SpanBox> = (0..3 * KEPT_PER_THREAD).map(|_| SpanBox::take()).collect();
             drop(many);
-            let kept = KEPT.with(|kept| kept.borrow().len());
+            let kept = KEPT.with(|kept| kept.borrow().as_ref().map_or(0, Vec::len));
             assert!(kept <= KEPT_PER_THREAD, "{kept}");
             assert!(kept >= MOVED_AT_ONCE, "{kept}");
         })
