@@ -239,6 +239,20 @@ mod imp {
         mono_ns: u64,
     }
 
+    impl Anchor {
+        /// The thread's CPU time at monotonic time `mono_ns`, if it was not
+        /// switched out since the anchor: CPU time advanced as wall time.
+        fn cpu_at(self, mono_ns: u64) -> u64 {
+            self.cpu_ns + mono_ns.saturating_sub(self.mono_ns)
+        }
+    }
+
+    /// Whether the thread ran without a break between two readings of the
+    /// page's sequence (the same, and even: the kernel was not writing).
+    fn unbroken(then: u32, now: u32) -> bool {
+        then == now && now.is_multiple_of(2)
+    }
+
     thread_local! {
         static PAGE: OnceCell<Option<PerfPage>> = const { OnceCell::new() };
         static ANCHOR: Cell<Option<Anchor>> = const { Cell::new(None) };
@@ -296,7 +310,7 @@ mod imp {
         let now = PAGE.with(|page| page.get().and_then(Option::as_ref).map(PerfPage::sequence));
         let mono = monotonic_ns()?;
         let wall = mono.saturating_sub(start_mono);
-        if now == Some(sequence) && sequence % 2 == 0 {
+        if now.is_some_and(|now| unbroken(sequence, now)) {
             // Not switched out since the start: CPU time advanced as wall
             // time did.
             return Some(wall);
@@ -308,9 +322,7 @@ mod imp {
         let anchor = ANCHOR.get();
         let end = thread_time_ns()?;
         Some(match anchor {
-            Some(a) if a.sequence == sequence && sequence % 2 == 0 => {
-                end.saturating_sub(a.cpu_ns + start_mono.saturating_sub(a.mono_ns))
-            }
+            Some(a) if unbroken(a.sequence, sequence) => end.saturating_sub(a.cpu_at(start_mono)),
             Some(a) => wall.min(end.saturating_sub(a.cpu_ns)),
             None => wall,
         })
@@ -322,21 +334,13 @@ mod imp {
                 return syscall_ns();
             };
             let sequence = page.sequence();
-            if let Some(anchor) = ANCHOR.get() {
-                if anchor.sequence == sequence && sequence % 2 == 0 {
-                    // Not switched out since the anchor: CPU time advanced
-                    // as wall time did.
-                    let mono = monotonic_ns()?;
-                    return Some(monotone(
-                        anchor.cpu_ns + mono.saturating_sub(anchor.mono_ns),
-                    ));
-                }
+            if let Some(anchor) = ANCHOR.get().filter(|a| unbroken(a.sequence, sequence)) {
+                return Some(monotone(anchor.cpu_at(monotonic_ns()?)));
             }
             let cpu_ns = syscall_ns()?;
             let mono_ns = monotonic_ns()?;
             // Anchor only if no switch came between the two readings.
-            let unchanged = page.sequence() == sequence && sequence % 2 == 0;
-            ANCHOR.set(unchanged.then_some(Anchor {
+            ANCHOR.set(unbroken(sequence, page.sequence()).then_some(Anchor {
                 sequence,
                 cpu_ns,
                 mono_ns,

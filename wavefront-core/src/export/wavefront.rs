@@ -106,7 +106,7 @@ impl WavefrontExporter {
     /// [`export_spans`](Exporter::export_spans) sends them.
     #[must_use]
     pub fn encode_spans(origin: Origin<'_>, spans: &[FinishedSpan]) -> EncodedLines {
-        encode_each(origin, spans.len(), spans)
+        encode_each(origin, spans.iter())
     }
 
     /// Counts what could not be encoded and queues the rest.
@@ -165,7 +165,7 @@ impl Exporter for WavefrontExporter {
     fn export_spans(&self, origin: Origin<'_>, spans: Vec<FinishedSpan>) {
         // Each span is dropped (its storage recycled) right after it is
         // encoded, while it is still in the cache.
-        self.send(encode_each(origin, spans.len(), spans));
+        self.send(encode_each(origin, spans.into_iter()));
     }
 
     fn flush(&self, timeout: Duration) -> bool {
@@ -181,8 +181,8 @@ impl Exporter for WavefrontExporter {
     }
 }
 
-/// The span and span-log lines of `count` spans, each dropped once encoded
-/// when `spans` owns them.
+/// The span and span-log lines of `spans`, each dropped once encoded when
+/// the iterator owns them.
 ///
 /// The batch cache finds texts by address. Every span of the batch was
 /// alive when the batch was taken, so their texts' addresses were distinct
@@ -190,9 +190,9 @@ impl Exporter for WavefrontExporter {
 /// come can have a text there, and finished spans take no new texts.
 fn encode_each<S: Borrow<FinishedSpan>>(
     origin: Origin<'_>,
-    count: usize,
-    spans: impl IntoIterator<Item = S>,
+    spans: impl ExactSizeIterator<Item = S>,
 ) -> EncodedLines {
+    let count = spans.len();
     /// A request's span line is about this long (14 tags).
     const SPAN_LINE: usize = 512;
     let mut out = EncodedLines::default();

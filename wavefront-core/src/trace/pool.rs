@@ -100,22 +100,22 @@ impl SpanBox {
     /// Keeps `data` for this thread's next spans, or gives it to the pool
     /// (with the older half of what the thread keeps, when that is full).
     fn give_back(data: Box<SpanData>) {
-        let mut data = Some(data);
-        let _ = KEPT.try_with(|kept| {
-            if let Ok(mut kept) = kept.try_borrow_mut() {
-                if let Some(kept) = kept.as_mut() {
-                    if kept.len() >= KEPT_PER_THREAD {
-                        // A full pool frees the boxes it cannot take.
-                        for old in kept.drain(..MOVED_AT_ONCE) {
-                            let _ = pool().push(old);
-                        }
+        let refused = KEPT.try_with(|kept| match kept.try_borrow_mut().as_deref_mut() {
+            Ok(Some(kept)) => {
+                if kept.len() >= KEPT_PER_THREAD {
+                    // A full pool frees the boxes it cannot take.
+                    for old in kept.drain(..MOVED_AT_ONCE) {
+                        let _ = pool().push(old);
                     }
-                    kept.extend(data.take());
                 }
+                kept.push(data);
+                None
             }
+            // A thread that starts no span keeps nothing (an ending one
+            // frees the box with the closure).
+            _ => Some(data),
         });
-        // A thread that starts no span, or is ending, keeps nothing.
-        if let Some(data) = data {
+        if let Ok(Some(data)) = refused {
             let _ = pool().push(data);
         }
     }
