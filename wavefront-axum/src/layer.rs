@@ -48,7 +48,7 @@ where
 
     fn join(&self, body: B, guard: RequestGuard) -> Body {
         if ends_with_response(&body) {
-            drop(guard);
+            guard.finish_at_response();
             Body::new(body) // no box when `body` is a `Body` already
         } else {
             Body::new(InstrumentedBody::new(body, guard))

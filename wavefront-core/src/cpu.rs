@@ -26,6 +26,8 @@
 
 #![allow(unsafe_code)]
 
+use std::time::Instant;
+
 /// Where [`thread_time_ns`] gets its readings on this thread.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClockSource {
@@ -79,13 +81,35 @@ impl CpuStopwatch {
     /// CPU time.
     #[must_use]
     pub fn start() -> Option<CpuStopwatch> {
-        imp::start().map(CpuStopwatch)
+        Self::start_now().0
     }
 
-    /// This thread's CPU time since [`start`](Self::start), in nanoseconds.
-    /// Read it on the thread that started it.
+    /// [`start`](Self::start), and the time it started: one reading of the
+    /// monotonic clock serves the stopwatch and the caller's own timing (a
+    /// request's start).
+    #[must_use]
+    pub fn start_now() -> (Option<CpuStopwatch>, Instant) {
+        let (start, now) = imp::start();
+        (start.map(CpuStopwatch), now)
+    }
+
+    /// This thread's CPU time since [`start`](Self::start), in nanoseconds;
+    /// `None` on another thread than the one that started it.
     #[must_use]
     pub fn elapsed_ns(&self) -> Option<u64> {
+        self.elapsed_now().0
+    }
+
+    /// Whether this thread started it (only its thread can read it).
+    #[must_use]
+    pub fn started_on_this_thread(&self) -> bool {
+        imp::started_here(&self.0)
+    }
+
+    /// [`elapsed_ns`](Self::elapsed_ns), and the time of the reading: one
+    /// reading of the monotonic clock for both (a request's end).
+    #[must_use]
+    pub fn elapsed_now(&self) -> (Option<u64>, Instant) {
         imp::elapsed_ns(self.0)
     }
 }
@@ -115,15 +139,12 @@ fn clock_ns(clock: libc::clockid_t) -> Option<u64> {
 #[cfg(target_os = "linux")]
 mod imp {
     use std::cell::{Cell, OnceCell};
+    use std::time::Instant;
 
     use super::{clock_ns, ClockSource};
 
     pub(super) fn syscall_ns() -> Option<u64> {
         clock_ns(libc::CLOCK_THREAD_CPUTIME_ID)
-    }
-
-    fn monotonic_ns() -> Option<u64> {
-        clock_ns(libc::CLOCK_MONOTONIC)
     }
 
     /// The first 64 bytes of `struct perf_event_attr` (`PERF_ATTR_SIZE_VER0`,
@@ -231,19 +252,28 @@ mod imp {
     }
 
     /// The last exact reading: the page's sequence then, the thread's CPU
-    /// time and the monotonic time.
+    /// time and the monotonic time (`Instant` reads the monotonic clock).
     #[derive(Clone, Copy)]
     struct Anchor {
         sequence: u32,
         cpu_ns: u64,
-        mono_ns: u64,
+        at: Instant,
+    }
+
+    /// Nanoseconds from `earlier` to `later`, zero if none.
+    fn ns_between(earlier: Instant, later: Instant) -> u64 {
+        later
+            .saturating_duration_since(earlier)
+            .as_nanos()
+            .try_into()
+            .unwrap_or(u64::MAX)
     }
 
     impl Anchor {
-        /// The thread's CPU time at monotonic time `mono_ns`, if it was not
-        /// switched out since the anchor: CPU time advanced as wall time.
-        fn cpu_at(self, mono_ns: u64) -> u64 {
-            self.cpu_ns + mono_ns.saturating_sub(self.mono_ns)
+        /// The thread's CPU time at `at`, if it was not switched out since
+        /// the anchor: CPU time advanced as wall time.
+        fn cpu_at(self, at: Instant) -> u64 {
+            self.cpu_ns + ns_between(self.at, at)
         }
     }
 
@@ -285,32 +315,69 @@ mod imp {
     }
 
     /// A stopwatch's start: the page's sequence and the monotonic time, or
-    /// an exact reading where there is no page.
+    /// an exact reading where there is no page; and the thread's marker.
     #[derive(Debug, Clone, Copy)]
-    pub(crate) enum Start {
-        Sequence { sequence: u32, mono_ns: u64 },
+    pub(crate) struct Start {
+        clock: StartClock,
+        thread: usize,
+    }
+
+    #[derive(Debug, Clone, Copy)]
+    enum StartClock {
+        Sequence { sequence: u32, at: Instant },
         Exact(u64),
     }
 
-    pub(super) fn start() -> Option<Start> {
+    /// Tells this thread from the others alive (a thread-local's address).
+    fn thread_marker() -> usize {
+        LAST.with(|last| std::ptr::from_ref(last) as usize)
+    }
+
+    pub(super) fn start() -> (Option<Start>, Instant) {
+        let thread = thread_marker();
         PAGE.with(|page| match page.get_or_init(PerfPage::open) {
-            Some(page) => Some(Start::Sequence {
-                sequence: page.sequence(),
-                mono_ns: monotonic_ns()?,
-            }),
-            None => syscall_ns().map(Start::Exact),
+            Some(page) => {
+                // The sequence before the time: a switch between the two
+                // shows in the sequence at the end.
+                let sequence = page.sequence();
+                let at = Instant::now();
+                let clock = StartClock::Sequence { sequence, at };
+                (Some(Start { clock, thread }), at)
+            }
+            None => (
+                syscall_ns().map(|ns| Start {
+                    clock: StartClock::Exact(ns),
+                    thread,
+                }),
+                Instant::now(),
+            ),
         })
     }
 
-    pub(super) fn elapsed_ns(start: Start) -> Option<u64> {
-        let (sequence, start_mono) = match start {
-            Start::Sequence { sequence, mono_ns } => (sequence, mono_ns),
-            Start::Exact(cpu_ns) => return Some(syscall_ns()?.saturating_sub(cpu_ns)),
+    pub(super) fn started_here(start: &Start) -> bool {
+        start.thread == thread_marker()
+    }
+
+    pub(super) fn elapsed_ns(start: Start) -> (Option<u64>, Instant) {
+        let now = Instant::now();
+        if !started_here(&start) {
+            return (None, now);
+        }
+        let reading = match start.clock {
+            StartClock::Sequence { sequence, at } => from_sequence(sequence, at, now),
+            StartClock::Exact(cpu_ns) => syscall_ns().map(|end| end.saturating_sub(cpu_ns)),
         };
-        let now = PAGE.with(|page| page.get().and_then(Option::as_ref).map(PerfPage::sequence));
-        let mono = monotonic_ns()?;
-        let wall = mono.saturating_sub(start_mono);
-        if now.is_some_and(|now| unbroken(sequence, now)) {
+        (reading, now)
+    }
+
+    /// The CPU time from `start_at` to `now` on a thread whose page read
+    /// `sequence` just before `start_at`.
+    fn from_sequence(sequence: u32, start_at: Instant, now: Instant) -> Option<u64> {
+        // Read after `now`: a switch between the two shows here.
+        let sequence_now =
+            PAGE.with(|page| page.get().and_then(Option::as_ref).map(PerfPage::sequence));
+        let wall = ns_between(start_at, now);
+        if sequence_now.is_some_and(|now| unbroken(sequence, now)) {
             // Not switched out since the start: CPU time advanced as wall
             // time did.
             return Some(wall);
@@ -322,7 +389,7 @@ mod imp {
         let anchor = ANCHOR.get();
         let end = thread_time_ns()?;
         Some(match anchor {
-            Some(a) if unbroken(a.sequence, sequence) => end.saturating_sub(a.cpu_at(start_mono)),
+            Some(a) if unbroken(a.sequence, sequence) => end.saturating_sub(a.cpu_at(start_at)),
             Some(a) => wall.min(end.saturating_sub(a.cpu_ns)),
             None => wall,
         })
@@ -335,15 +402,15 @@ mod imp {
             };
             let sequence = page.sequence();
             if let Some(anchor) = ANCHOR.get().filter(|a| unbroken(a.sequence, sequence)) {
-                return Some(monotone(anchor.cpu_at(monotonic_ns()?)));
+                return Some(monotone(anchor.cpu_at(Instant::now())));
             }
             let cpu_ns = syscall_ns()?;
-            let mono_ns = monotonic_ns()?;
+            let at = Instant::now();
             // Anchor only if no switch came between the two readings.
             ANCHOR.set(unbroken(sequence, page.sequence()).then_some(Anchor {
                 sequence,
                 cpu_ns,
-                mono_ns,
+                at,
             }));
             Some(monotone(cpu_ns))
         })
@@ -353,6 +420,7 @@ mod imp {
 #[cfg(all(unix, not(target_os = "linux")))]
 mod imp {
     use super::{clock_ns, ClockSource};
+    use std::time::Instant;
 
     pub(super) fn syscall_ns() -> Option<u64> {
         clock_ns(libc::CLOCK_THREAD_CPUTIME_ID)
@@ -362,14 +430,27 @@ mod imp {
         syscall_ns()
     }
 
-    pub(crate) type Start = u64;
+    /// The exact reading and the thread it was taken on.
+    pub(crate) type Start = (u64, std::thread::ThreadId);
 
-    pub(super) fn start() -> Option<Start> {
-        syscall_ns()
+    pub(super) fn start() -> (Option<Start>, Instant) {
+        let start = syscall_ns().map(|ns| (ns, std::thread::current().id()));
+        (start, Instant::now())
     }
 
-    pub(super) fn elapsed_ns(start: Start) -> Option<u64> {
-        Some(syscall_ns()?.saturating_sub(start))
+    pub(super) fn started_here(start: &Start) -> bool {
+        start.1 == std::thread::current().id()
+    }
+
+    pub(super) fn elapsed_ns((ns, thread): Start) -> (Option<u64>, Instant) {
+        let now = Instant::now();
+        let same = std::thread::current().id() == thread;
+        (
+            same.then(syscall_ns)
+                .flatten()
+                .map(|end| end.saturating_sub(ns)),
+            now,
+        )
     }
 
     pub(super) fn clock_source() -> ClockSource {
@@ -380,6 +461,7 @@ mod imp {
 #[cfg(not(unix))]
 mod imp {
     use super::ClockSource;
+    use std::time::Instant;
 
     pub(super) fn syscall_ns() -> Option<u64> {
         None
@@ -391,12 +473,16 @@ mod imp {
 
     pub(crate) type Start = ();
 
-    pub(super) fn start() -> Option<Start> {
-        None
+    pub(super) fn start() -> (Option<Start>, Instant) {
+        (None, Instant::now())
     }
 
-    pub(super) fn elapsed_ns(_start: Start) -> Option<u64> {
-        None
+    pub(super) fn started_here(_start: &Start) -> bool {
+        false
+    }
+
+    pub(super) fn elapsed_ns(_start: Start) -> (Option<u64>, Instant) {
+        (None, Instant::now())
     }
 
     pub(super) fn clock_source() -> ClockSource {
@@ -407,6 +493,16 @@ mod imp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One measuring test at a time: on two cores, tests spinning beside one
+    /// another preempt each other, which is what the accuracy tests count.
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+        ONE_AT_A_TIME
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 
     fn spin(iterations: u64) {
         let mut x = 0u64;
@@ -426,6 +522,7 @@ mod tests {
 
     #[test]
     fn agrees_with_the_system_call_across_work_sleeps_and_yields() {
+        let _serial = one_at_a_time();
         println!("clock source: {:?}", clock_source());
         // Sums of many short intervals, as polls are, some with switches in
         // between: the fast reading must add up as the exact one does.
@@ -459,6 +556,7 @@ mod tests {
 
     #[test]
     fn a_stopwatch_after_a_park_is_exact_without_a_system_call() {
+        let _serial = one_at_a_time();
         // A server thread: parked (switched out) before each poll.
         let (mut measured, mut exact) = (0u64, 0u64);
         #[cfg(target_os = "linux")]
@@ -486,7 +584,27 @@ mod tests {
     }
 
     #[test]
+    fn a_stopwatch_shares_its_clock_readings_and_stays_on_its_thread() {
+        let _serial = one_at_a_time();
+        let (stopwatch, started) = CpuStopwatch::start_now();
+        let stopwatch = stopwatch.unwrap();
+        spin(200_000);
+        let (reading, ended) = stopwatch.elapsed_now();
+        let reading = reading.unwrap();
+        // The CPU time lies within the two readings handed out.
+        let wall = ended.duration_since(started).as_nanos() as u64;
+        assert!(reading > 0 && reading <= wall, "{reading} of {wall}");
+        // Another thread has no reading of this thread's stopwatch.
+        let elsewhere = std::thread::spawn(move || stopwatch.elapsed_now())
+            .join()
+            .unwrap();
+        assert_eq!(elsewhere.0, None);
+        assert!(elsewhere.1 >= ended);
+    }
+
+    #[test]
     fn a_stopwatch_across_a_switch_counts_the_cpu_time_not_the_sleep() {
+        let _serial = one_at_a_time();
         let (mut measured, mut exact, mut slept) = (0u64, 0u64, 0u64);
         for _ in 0..50 {
             let wall = std::time::Instant::now();

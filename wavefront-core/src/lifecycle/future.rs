@@ -8,7 +8,6 @@ use std::task::{Context, Poll};
 use pin_project_lite::pin_project;
 
 use super::RequestGuard;
-use crate::cpu::CpuStopwatch;
 use crate::panics::panic_message;
 use crate::trace::SpanHandle;
 
@@ -59,18 +58,15 @@ impl<F: Future> Future for Instrumented<F> {
         let Some(guard) = this.guard.as_mut() else {
             return Poll::Pending;
         };
-        let stopwatch = if guard.measures_cpu() {
-            CpuStopwatch::start()
-        } else {
-            None
-        };
+        let stopwatch = guard.poll_stopwatch();
         let polled = {
             // Code the handler runs (a `tracing` span, a client call) finds
             // the request's span as the current one.
             let _current = crate::trace::enter_kept(guard.span(), this.current);
             catch_unwind(AssertUnwindSafe(|| this.inner.poll(cx)))
         };
-        if let Some(ns) = stopwatch.and_then(|s| s.elapsed_ns()) {
+        let now = stopwatch.map(|s| s.elapsed_now());
+        if let Some((Some(ns), _)) = now {
             guard.add_cpu_ns(ns);
         }
         match polled {
@@ -79,6 +75,9 @@ impl<F: Future> Future for Instrumented<F> {
                 Poll::Pending
             }
             Ok(Poll::Ready(output)) => {
+                if let Some((_, at)) = now {
+                    guard.responded_at(at);
+                }
                 guard.resolve(false);
                 // The guard keeps the span's last handle, so that the span's
                 // shared parts are reused when it ends, even right away.

@@ -68,6 +68,7 @@ pub use future::Instrumented;
 #[cfg(feature = "http")]
 pub use service::{HttpLayer, HttpService, MatchedRoute, ResponseFuture, RouteExtractor};
 
+use crate::cpu::CpuStopwatch;
 use crate::naming::Naming;
 use crate::registry::Registry;
 use crate::tags::ApplicationTags;
@@ -425,7 +426,13 @@ impl Instrumentation {
     #[must_use]
     pub fn start(&self, request: &(impl RequestInfo + ?Sized)) -> RequestGuard {
         let inner = &*self.0;
-        let started = Instant::now();
+        // With CPU time measured, one clock reading starts both the request
+        // and the stopwatch of its first poll.
+        let (first_poll, started) = if inner.cpu {
+            CpuStopwatch::start_now()
+        } else {
+            (None, Instant::now())
+        };
         inner.routes.total_inflight().inc();
         let method = method_name(request.method());
         let route = request
@@ -449,6 +456,9 @@ impl Instrumentation {
             status: None,
             error: None,
             started,
+            first_poll,
+            responded: None,
+            ends_with_response: false,
             cpu_ns: None,
             span: OwnedSpan::new(span),
         }
@@ -477,6 +487,13 @@ pub struct RequestGuard {
     status: Option<u16>,
     error: Option<Cow<'static, str>>,
     started: Instant,
+    /// The stopwatch started with the request, for its first poll.
+    first_poll: Option<CpuStopwatch>,
+    /// When the future that made the response completed, if the clock was
+    /// read then (for its CPU time).
+    responded: Option<Instant>,
+    /// The request ends with its response ([`Self::finish_at_response`]).
+    ends_with_response: bool,
     /// `None` until CPU time is measured: a request nobody measured sends no
     /// `cpu_ns` sample rather than a zero.
     cpu_ns: Option<u64>,
@@ -565,6 +582,33 @@ impl RequestGuard {
         self.inst.0.cpu
     }
 
+    /// A stopwatch for a poll of the request's future on this thread: the
+    /// one started with the request for the first poll (sparing a clock
+    /// reading), else a new one; `None` when CPU time is not measured.
+    #[must_use]
+    pub fn poll_stopwatch(&mut self) -> Option<CpuStopwatch> {
+        if !self.measures_cpu() {
+            return None;
+        }
+        self.first_poll
+            .take()
+            .filter(CpuStopwatch::started_on_this_thread)
+            .or_else(CpuStopwatch::start)
+    }
+
+    /// Notes when the future that made the response completed (a clock
+    /// reading taken for its CPU time).
+    pub fn responded_at(&mut self, at: Instant) {
+        self.responded = Some(at);
+    }
+
+    /// Records the request as ended when its response was made (see
+    /// [`responded_at`](Self::responded_at); now if unknown): for a response
+    /// whose body goes out with its head, this spares a clock reading.
+    pub fn finish_at_response(mut self) {
+        self.ends_with_response = true;
+    }
+
     /// Wraps the future that produces the response: CPU time per poll,
     /// routes and handler names announced in the slot, panics.
     pub fn instrument<F>(self, future: F) -> Instrumented<F> {
@@ -601,7 +645,10 @@ impl RequestGuard {
             (Some(route), _, None) if !unmatched => route.fallback(),
             _ => inst.routes.unmatched(self.method).fallback(),
         };
-        let ended = Instant::now();
+        let ended = match self.responded {
+            Some(at) if self.ends_with_response => at,
+            _ => Instant::now(),
+        };
         let elapsed_ns = ended
             .saturating_duration_since(self.started)
             .as_nanos()

@@ -682,3 +682,41 @@ fn statuses_per_handler_are_capped_and_the_rest_counted() {
         40.0
     );
 }
+
+#[test]
+fn a_request_ending_with_its_response_ends_when_its_future_completed() {
+    let (_, tracer, inst) = setup();
+    let pause = std::time::Duration::from_millis(30);
+    let measured = |at_response: bool| {
+        let guard = inst.start(&get(Some("/made")));
+        let ((), mut guard) = block_on(guard.instrument(async {})).0;
+        guard.set_status(200);
+        // The response leaves late; which end counts is the guard's choice.
+        std::thread::sleep(pause);
+        if at_response {
+            guard.finish_at_response();
+        } else {
+            drop(guard);
+        }
+        let spans = spans(&tracer);
+        assert_eq!(spans.len(), 1);
+        spans[0].duration_micros
+    };
+    let at_response = measured(true);
+    let at_drop = measured(false);
+    assert!(at_response < 20_000, "{at_response} µs");
+    assert!(at_drop >= 30_000, "{at_drop} µs");
+    // Without CPU time the future's end was not read: the end is now.
+    let (_, tracer, _) = setup();
+    let app = ApplicationTags::builder("Ordering", "styling")
+        .build()
+        .unwrap();
+    let inst = Instrumentation::builder("axum", Registry::new(), tracer.clone(), app)
+        .cpu_time(false)
+        .build();
+    let guard = inst.start(&get(Some("/made")));
+    let ((), guard) = block_on(guard.instrument(async {})).0;
+    std::thread::sleep(pause);
+    guard.finish_at_response();
+    assert!(spans(&tracer)[0].duration_micros >= 30_000);
+}

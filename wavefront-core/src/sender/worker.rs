@@ -121,10 +121,17 @@ pub(crate) struct Shared<B: Batch = LineBatch> {
     deadline: Mutex<Option<Instant>>,
     /// Workers still running.
     running: AtomicUsize,
-    /// The workers, to wake them without a lock.
-    threads: OnceLock<Box<[Thread]>>,
+    /// The workers and the kinds each serves, to wake them without a lock.
+    threads: OnceLock<Box<[WorkerThread]>>,
     /// Joined at shutdown.
     handles: Mutex<Vec<JoinHandle<()>>>,
+}
+
+/// A delivery thread and the kinds it delivers.
+#[derive(Debug)]
+struct WorkerThread {
+    thread: Thread,
+    kinds: Vec<DataKind>,
 }
 
 impl<B: Batch> Shared<B> {
@@ -155,12 +162,16 @@ impl<B: Batch> Shared<B> {
         for (transport, kinds) in workers {
             let shared = Arc::clone(self);
             shared.running.fetch_add(1, Ordering::AcqRel);
+            let served = kinds.clone();
             let spawned = thread::Builder::new()
                 .name(name.into())
                 .spawn(move || run(&shared, transport, &kinds, interval));
             match spawned {
                 Ok(handle) => {
-                    threads.push(handle.thread().clone());
+                    threads.push(WorkerThread {
+                        thread: handle.thread().clone(),
+                        kinds: served,
+                    });
                     handles.push(handle);
                 }
                 // Without a thread nothing is delivered; say so through the stats.
@@ -177,9 +188,20 @@ impl<B: Batch> Shared<B> {
         }
     }
 
+    /// Wakes every worker (a flush, a shutdown).
     fn wake(&self) {
-        for thread in self.threads.get().into_iter().flatten() {
-            thread.unpark();
+        for worker in self.threads.get().into_iter().flatten() {
+            worker.thread.unpark();
+        }
+    }
+
+    /// Wakes the worker that delivers `kind`, and no other: on a busy
+    /// single core each wake-up is a context switch.
+    fn wake_for(&self, kind: DataKind) {
+        for worker in self.threads.get().into_iter().flatten() {
+            if worker.kinds.contains(&kind) {
+                worker.thread.unpark();
+            }
         }
     }
 
@@ -195,7 +217,7 @@ impl<B: Batch> Shared<B> {
         if self.stopped.load(Ordering::SeqCst) {
             self.drop_backlog();
         }
-        self.wake();
+        self.wake_for(kind);
     }
 
     fn backlog(&self) -> usize {
