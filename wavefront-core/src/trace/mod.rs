@@ -442,12 +442,15 @@ struct TracerInner {
 }
 
 /// Spans that make a batch: the reporter is woken to send them at once
-/// rather than at its next one-second tick. Small, so that encoding a batch
-/// holds a core for tens of microseconds, not hundreds (about 0.3 µs a span
-/// with its RED metrics): with 1,000, a busy single-core server's p99
-/// latency doubled (README, loopback benchmark), while a wake-up costs far
-/// less than the batch's encoding.
-pub const SPAN_BATCH: usize = 64;
+/// rather than at its next one-second tick. Each batch costs the same
+/// beside its spans' encoding: two context switches to the reporter and
+/// back, one to the sender's worker, a write through the TCP stack, about
+/// 15 µs on a busy core, a tenth of a request's cost with 64 spans a batch.
+/// A batch holds the core while it is encoded (under 1 µs a span with its
+/// RED metrics), so not many more: with 1,000, a busy single-core server's
+/// p99 latency doubled; with 256 it did not move (README, loopback
+/// benchmark).
+pub const SPAN_BATCH: usize = 256;
 
 thread_local! {
     /// The span of the request being polled on this thread.
