@@ -108,6 +108,23 @@ pub trait Exporter: Send + Sync + fmt::Debug {
     /// Queues finished, sampled spans (with their logs) and returns at once.
     fn export_spans(&self, origin: Origin<'_>, spans: Vec<FinishedSpan>);
 
+    /// [`export_spans`](Self::export_spans) for the sampled ones of
+    /// `spans`, after `each_chunk` has seen every one of them, sampled or
+    /// not (the reporter derives its RED metrics there). An exporter that
+    /// reads spans one by one may show them a few at a time, each chunk just
+    /// before it reads them, so that a span is read twice while in the
+    /// cache; by default `each_chunk` sees them all at once.
+    fn export_spans_with(
+        &self,
+        origin: Origin<'_>,
+        mut spans: Vec<FinishedSpan>,
+        each_chunk: &mut dyn FnMut(&[FinishedSpan]),
+    ) {
+        each_chunk(&spans);
+        spans.retain(|span| span.sampled);
+        self.export_spans(origin, spans);
+    }
+
     /// Delivers what is queued, waiting at most `timeout`; true if
     /// everything was delivered.
     fn flush(&self, timeout: Duration) -> bool;

@@ -163,37 +163,15 @@ impl RedMetrics {
     /// Records a batch of finished spans: spans whose tags share their
     /// texts (those of one route and status) find their series once.
     pub fn record_all(&self, spans: &[FinishedSpan]) {
-        if !self.extra_keys.is_empty() {
-            spans.iter().for_each(|span| self.record(span));
-            return;
-        }
-        // By the texts' addresses: the spans stay alive and unchanged meanwhile.
-        let mut known: HashMap<KeyIds, Option<Arc<Series>>, AddressHasher> = HashMap::default();
-        // Consecutive spans of one route and status, most of a busy batch,
-        // find the last one's series without hashing their key.
-        let mut last: Option<(KeyIds, Option<Arc<Series>>)> = None;
-        // The tracer's tags, the same for most spans, looked at once.
-        let mut base: Option<(usize, SpanTags<'_>)> = None;
-        for span in spans {
-            let d = &span.data;
-            let shared = tracer_tags(d);
-            let at = shared.as_ptr() as usize;
-            let from_base = match &base {
-                Some((known, found)) if *known == at => found.clone(),
-                _ => base.insert((at, SpanTags::of_tags(shared))).1.clone(),
-            };
-            let found = from_base.and(&d.tags);
-            let ids = found.ids(&span.data.operation);
-            let series = match &last {
-                Some((last_ids, series)) if *last_ids == ids => series,
-                _ => {
-                    let series = known
-                        .entry(ids)
-                        .or_insert_with(|| self.series_of(&found, span));
-                    &last.insert((ids, series.clone())).1
-                }
-            };
-            self.count(series.as_deref(), span, found.error);
+        self.batch().record(spans);
+    }
+
+    /// A batch of spans to record a few at a time (see [`RedBatch`]).
+    pub(crate) fn batch(&self) -> RedBatch<'_> {
+        RedBatch {
+            red: self,
+            known: HashMap::default(),
+            last: None,
         }
     }
 
@@ -322,6 +300,56 @@ impl fmt::Debug for RedMetrics {
     }
 }
 
+/// Spans of one batch, recorded a few at a time: the series found for each
+/// key, by the addresses of its texts, are remembered through the batch.
+///
+/// That holds while every span given was alive when the batch was taken:
+/// their texts' addresses were distinct then; a span dropped since frees
+/// addresses, but none of the spans still to come can have a text there,
+/// and finished spans take no new texts.
+pub(crate) struct RedBatch<'r> {
+    red: &'r RedMetrics,
+    known: HashMap<KeyIds, Option<Arc<Series>>, AddressHasher>,
+    /// Consecutive spans of one route and status, most of a busy batch,
+    /// find the last one's series without hashing their key.
+    last: Option<(KeyIds, Option<Arc<Series>>)>,
+}
+
+impl RedBatch<'_> {
+    /// Records the next spans of the batch.
+    pub(crate) fn record(&mut self, spans: &[FinishedSpan]) {
+        let red = self.red;
+        if !red.extra_keys.is_empty() {
+            spans.iter().for_each(|span| red.record(span));
+            return;
+        }
+        // The tracer's tags, the same for most spans, looked at once.
+        let mut base: Option<(usize, SpanTags<'_>)> = None;
+        for span in spans {
+            let d = &span.data;
+            let shared = tracer_tags(d);
+            let at = shared.as_ptr() as usize;
+            let from_base = match &base {
+                Some((known, found)) if *known == at => found.clone(),
+                _ => base.insert((at, SpanTags::of_tags(shared))).1.clone(),
+            };
+            let found = from_base.and(&d.tags);
+            let ids = found.ids(&span.data.operation);
+            let series = match &self.last {
+                Some((last_ids, series)) if *last_ids == ids => series,
+                _ => {
+                    let series = self
+                        .known
+                        .entry(ids)
+                        .or_insert_with(|| red.series_of(&found, span));
+                    &self.last.insert((ids, series.clone())).1
+                }
+            };
+            red.count(series.as_deref(), span, found.error);
+        }
+    }
+}
+
 /// The tracer's tags `d` shares (none if it replaced one of them).
 fn tracer_tags(d: &crate::trace::SpanData) -> &[(Text, Text)] {
     d.shared_tags().map_or(&[], |tags| &tags[..])
@@ -431,6 +459,7 @@ mod tests {
     fn a_batch_counts_as_its_spans_one_by_one() {
         let (one_by_one, red, tracer) = setup(&[]);
         let (batched, red_batched, _) = setup(&[]);
+        let (chunked, red_chunked, _) = setup(&[]);
         // Operations and statuses from shared texts (as a route's), and from
         // texts of their own that are equal (a handler's `String` tags).
         let statuses: [Text; 4] = [
@@ -472,6 +501,14 @@ mod tests {
         for span in &spans {
             red.record(span);
         }
+        // A few at a time, as the exporter reads them, each chunk dropped
+        // (its own texts freed) before the next is recorded.
+        let mut copies = spans.clone().into_iter();
+        let mut batch = red_chunked.batch();
+        while copies.len() > 0 {
+            let chunk: Vec<FinishedSpan> = copies.by_ref().take(3).collect();
+            batch.record(&chunk);
+        }
         red_batched.record_all(&spans);
         let values = |registry: &Registry| -> Vec<(String, String)> {
             let mut values: Vec<(String, String)> = registry
@@ -494,6 +531,7 @@ mod tests {
         let want = values(&one_by_one);
         assert!(want.len() > 10, "{want:?}");
         assert_eq!(values(&batched), want);
+        assert_eq!(values(&chunked), want);
     }
 
     #[test]

@@ -64,7 +64,7 @@ use crate::red::RedMetrics;
 use crate::registry::{Entry, Metric, Registry};
 use crate::sender::{DataKind, ShutdownReport};
 use crate::tags::ApplicationTags;
-use crate::trace::{Tracer, TracerBuilder};
+use crate::trace::{FinishedSpan, Tracer, TracerBuilder};
 
 /// Time between heartbeats.
 pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(300);
@@ -598,23 +598,29 @@ impl State {
     }
 
     /// Hands the spans finished since the last call to the exporter, after
-    /// the RED metrics have seen every one of them.
+    /// the RED metrics have seen every one of them (a few at a time, as the
+    /// exporter reads them: see [`Exporter::export_spans_with`]).
     fn send_spans(&self) {
         let mut finished = self.tracer.take_finished();
         if finished.is_empty() {
             return;
         }
-        if let Some(red) = &self.red {
-            red.record_all(&finished);
-            // Unsampled spans were queued for the RED metrics only.
-            finished.retain(|span| span.sampled);
-        }
+        // Unsampled spans were queued for the RED metrics only: the
+        // exporter drops them once they are seen.
+        let mut red = self.red.as_ref().map(|red| red.batch());
+        let mut red = |chunk: &[FinishedSpan]| {
+            if let Some(red) = &mut red {
+                red.record(chunk);
+            }
+        };
         while finished.len() > SPANS_PER_EXPORT {
             let rest = finished.split_off(SPANS_PER_EXPORT);
-            self.exporter.export_spans(self.origin(), finished);
+            self.exporter
+                .export_spans_with(self.origin(), finished, &mut red);
             finished = rest;
         }
-        self.exporter.export_spans(self.origin(), finished);
+        self.exporter
+            .export_spans_with(self.origin(), finished, &mut red);
     }
 
     fn report(&self, everything: bool) {

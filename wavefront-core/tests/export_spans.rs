@@ -79,3 +79,98 @@ fn spans_dropped_as_they_are_encoded_are_sent_as_encode_spans_writes_them() {
         );
     }
 }
+
+#[test]
+fn each_chunk_sees_every_span_a_few_at_a_time_and_only_sampled_ones_are_sent() {
+    let tags = fixtures::app();
+    let mut spans = fixtures::finished(|tracer| {
+        for i in 0..100 {
+            let own = Text::from(Arc::<str>::from(format!("value-{i}")));
+            tracer.span("make_shirts").tag("own", own).start().finish();
+        }
+    });
+    // A quarter of them sampled out, queued for the RED metrics only.
+    for (i, span) in spans.iter_mut().enumerate() {
+        span.sampled = i % 4 != 0;
+    }
+    let origin = Origin {
+        source: "host-1",
+        tags: &tags,
+    };
+    let sampled: Vec<_> = spans.iter().filter(|s| s.sampled).cloned().collect();
+    let expected = WavefrontExporter::encode_spans(origin, &sampled);
+    assert_eq!(expected.lines(DataKind::Spans).lines(), 75);
+
+    let written = Shared::default();
+    let exporter = WavefrontExporter::new(Arc::new(ConsoleSender::to_writer(written.clone())));
+    let (mut chunks, mut unsampled) = (Vec::new(), 0);
+    exporter.export_spans_with(origin, spans, &mut |chunk| {
+        chunks.push(chunk.len());
+        unsampled += chunk.iter().filter(|s| !s.sampled).count();
+    });
+    assert!(exporter.flush(Duration::from_secs(10)));
+    let sent = String::from_utf8(written.0.lock().unwrap().clone()).unwrap();
+    assert_eq!(
+        sorted_lines(&sent),
+        sorted_lines(expected.lines(DataKind::Spans).text())
+    );
+    // Every span seen once, sampled or not, in chunks small enough to stay
+    // in the cache until encoded.
+    assert_eq!(chunks.iter().sum::<usize>(), 100);
+    assert_eq!(unsampled, 25);
+    assert!(
+        chunks.len() > 1 && chunks.iter().all(|&n| n <= 16),
+        "{chunks:?}"
+    );
+}
+
+/// An exporter with only `export_spans`: the default `export_spans_with`.
+#[derive(Debug)]
+struct Plain(WavefrontExporter);
+
+impl Exporter for Plain {
+    fn export_metrics(&self, origin: Origin<'_>, report: wavefront_core::export::MetricsReport) {
+        self.0.export_metrics(origin, report);
+    }
+    fn export_spans(&self, origin: Origin<'_>, spans: Vec<wavefront_core::trace::FinishedSpan>) {
+        assert!(
+            spans.iter().all(|s| s.sampled),
+            "only sampled spans are exported"
+        );
+        self.0.export_spans(origin, spans);
+    }
+    fn flush(&self, timeout: Duration) -> bool {
+        self.0.flush(timeout)
+    }
+    fn shutdown(&self, timeout: Duration) -> wavefront_core::sender::ShutdownReport {
+        self.0.shutdown(timeout)
+    }
+    fn stats(&self) -> &wavefront_core::sender::SenderStats {
+        self.0.stats()
+    }
+}
+
+#[test]
+fn by_default_each_chunk_sees_all_spans_then_the_sampled_ones_are_exported() {
+    let tags = fixtures::app();
+    let mut spans = fixtures::finished(|tracer| {
+        (0..40).for_each(|_| tracer.span("make_shirts").start().finish());
+    });
+    for (i, span) in spans.iter_mut().enumerate() {
+        span.sampled = i % 2 == 0;
+    }
+    let written = Shared::default();
+    let exporter = Plain(WavefrontExporter::new(Arc::new(ConsoleSender::to_writer(
+        written.clone(),
+    ))));
+    let origin = Origin {
+        source: "host-1",
+        tags: &tags,
+    };
+    let mut chunks = Vec::new();
+    exporter.export_spans_with(origin, spans, &mut |chunk| chunks.push(chunk.len()));
+    assert!(exporter.flush(Duration::from_secs(10)));
+    assert_eq!(chunks, [40]);
+    let sent = String::from_utf8(written.0.lock().unwrap().clone()).unwrap();
+    assert_eq!(sent.lines().count(), 20);
+}

@@ -106,7 +106,7 @@ impl WavefrontExporter {
     /// [`export_spans`](Exporter::export_spans) sends them.
     #[must_use]
     pub fn encode_spans(origin: Origin<'_>, spans: &[FinishedSpan]) -> EncodedLines {
-        encode_each(origin, spans.iter())
+        encode_each(origin, spans.len(), spans.iter())
     }
 
     /// Counts what could not be encoded and queues the rest.
@@ -165,7 +165,22 @@ impl Exporter for WavefrontExporter {
     fn export_spans(&self, origin: Origin<'_>, spans: Vec<FinishedSpan>) {
         // Each span is dropped (its storage recycled) right after it is
         // encoded, while it is still in the cache.
-        self.send(encode_each(origin, spans.into_iter()));
+        self.send(encode_each(origin, spans.len(), spans.into_iter()));
+    }
+
+    fn export_spans_with(
+        &self,
+        origin: Origin<'_>,
+        spans: Vec<FinishedSpan>,
+        each_chunk: &mut dyn FnMut(&[FinishedSpan]),
+    ) {
+        let sampled = spans.iter().filter(|span| span.sampled).count();
+        let spans = SeenInChunks {
+            spans: spans.into_iter(),
+            left_in_chunk: 0,
+            each_chunk,
+        };
+        self.send(encode_each(origin, sampled, spans));
     }
 
     fn flush(&self, timeout: Duration) -> bool {
@@ -181,8 +196,46 @@ impl Exporter for WavefrontExporter {
     }
 }
 
-/// The span and span-log lines of `spans`, each dropped once encoded when
-/// the iterator owns them.
+/// Spans shown to [`Exporter::export_spans_with`]'s `each_chunk`: a span
+/// takes about 1 KiB to read (its data, tags and URL), so this many fit in
+/// a core's L1 cache with room to spare.
+const SEEN_TOGETHER: usize = 16;
+
+/// The sampled spans of `spans`, each chunk of [`SEEN_TOGETHER`] shown to
+/// `each_chunk` (sampled or not) before its first is yielded, so that the
+/// encoder reads them while they are still in the cache; unsampled spans
+/// are dropped once seen.
+struct SeenInChunks<'f> {
+    spans: std::vec::IntoIter<FinishedSpan>,
+    left_in_chunk: usize,
+    each_chunk: &'f mut dyn FnMut(&[FinishedSpan]),
+}
+
+impl Iterator for SeenInChunks<'_> {
+    type Item = FinishedSpan;
+
+    fn next(&mut self) -> Option<FinishedSpan> {
+        loop {
+            if self.left_in_chunk == 0 {
+                let rest = self.spans.as_slice();
+                let chunk = &rest[..rest.len().min(SEEN_TOGETHER)];
+                if chunk.is_empty() {
+                    return None;
+                }
+                (self.each_chunk)(chunk);
+                self.left_in_chunk = chunk.len();
+            }
+            self.left_in_chunk -= 1;
+            let span = self.spans.next()?;
+            if span.sampled {
+                return Some(span);
+            }
+        }
+    }
+}
+
+/// The span and span-log lines of `spans` (about `count` of them), each
+/// dropped once encoded when the iterator owns them.
 ///
 /// The batch cache finds texts by address. Every span of the batch was
 /// alive when the batch was taken, so their texts' addresses were distinct
@@ -190,9 +243,9 @@ impl Exporter for WavefrontExporter {
 /// come can have a text there, and finished spans take no new texts.
 fn encode_each<S: Borrow<FinishedSpan>>(
     origin: Origin<'_>,
-    spans: impl ExactSizeIterator<Item = S>,
+    count: usize,
+    spans: impl Iterator<Item = S>,
 ) -> EncodedLines {
-    let count = spans.len();
     /// A request's span line is about this long (14 tags).
     const SPAN_LINE: usize = 512;
     let mut out = EncodedLines::default();
