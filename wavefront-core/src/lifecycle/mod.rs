@@ -438,16 +438,14 @@ impl Instrumentation {
         let route = request
             .route()
             .map(|template| inner.routes.route(template, method));
+        // Built in place, without moving the builder from call to call.
         let mut span = inner.tracer.span("request").started_at(started);
-        if let Some(parent) = inner.tracer.extract(request.headers()) {
-            span = span.child_of(&parent);
-        }
-        let span = span
-            .tag("component", inner.component.clone())
-            .tag("span.kind", "server")
-            .tag("http.method", method)
-            .tag_written("http.url", |url| write_span_url(request, url))
-            .start();
+        span.add_parent(inner.tracer.extract(request.headers()).as_ref());
+        span.add_tag("component", inner.component.clone());
+        span.add_tag("span.kind", "server");
+        span.add_tag("http.method", method);
+        span.add_tag_written("http.url", |url| write_span_url(request, url));
+        let span = span.start();
         RequestGuard {
             inst: self.clone(),
             method,

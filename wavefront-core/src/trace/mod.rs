@@ -991,25 +991,37 @@ impl SpanBuilder<'_> {
 
     /// Adds a tag.
     pub fn tag(mut self, key: impl Into<Text>, value: impl Into<Text>) -> Self {
-        self.data.tags.push((key.into(), value.into()));
+        self.add_tag(key, value);
         self
+    }
+
+    /// [`tag`](Self::tag) in place: the request path builds its span
+    /// without moving the builder at each step.
+    pub(crate) fn add_tag(&mut self, key: impl Into<Text>, value: impl Into<Text>) {
+        self.data.tags.push((key.into(), value.into()));
     }
 
     /// Adds a tag whose value `write` appends to an empty buffer, reused
     /// from an earlier span rather than allocated (a request's URL).
-    pub(crate) fn tag_written(
-        mut self,
+    pub(crate) fn add_tag_written(
+        &mut self,
         key: impl Into<Text>,
         write: impl FnOnce(&mut String),
-    ) -> Self {
+    ) {
         self.data.tag_written(key, write);
-        self
     }
 
     /// Starts the span at `at` rather than now (a request's arrival).
     pub fn started_at(mut self, at: Instant) -> Self {
         self.started = Some(at);
         self
+    }
+
+    /// A child of `parent` when there is one (in place).
+    pub(crate) fn add_parent(&mut self, parent: Option<&SpanContext>) {
+        if let Some(parent) = parent {
+            self.refer(parent, true);
+        }
     }
 
     /// Starts the span: the trace, its sampling decision and its W3C trace
