@@ -582,7 +582,11 @@ impl RequestGuard {
 
     /// A stopwatch for a poll of the request's future on this thread: the
     /// one started with the request for the first poll (sparing a clock
-    /// reading), else a new one; `None` when CPU time is not measured.
+    /// reading, and counting what the server did for the request before
+    /// it: routing, the handler's call), else a new one; `None` when CPU
+    /// time is not measured. The first poll is expected on the thread and
+    /// in the task that started the request, right after; on another
+    /// thread it gets a stopwatch of its own.
     #[must_use]
     pub fn poll_stopwatch(&mut self) -> Option<CpuStopwatch> {
         if !self.measures_cpu() {
