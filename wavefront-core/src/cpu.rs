@@ -100,6 +100,19 @@ impl CpuStopwatch {
         self.elapsed_now().0
     }
 
+    /// What [`resume`](Self::resume) needs besides the start's time, in 8
+    /// bytes, for a caller that keeps that time itself (a request's guard,
+    /// whose moves cost less the smaller it is); `None` where readings are
+    /// system calls.
+    pub(crate) fn mark(&self) -> Option<StartMark> {
+        imp::mark(&self.0).map(StartMark)
+    }
+
+    /// The stopwatch `mark` was taken from, which started at `at`.
+    pub(crate) fn resume(mark: StartMark, at: Instant) -> CpuStopwatch {
+        CpuStopwatch(imp::resume(mark.0, at))
+    }
+
     /// Whether this thread started it (only its thread can read it).
     #[must_use]
     pub fn started_on_this_thread(&self) -> bool {
@@ -113,6 +126,10 @@ impl CpuStopwatch {
         imp::elapsed_ns(self.0)
     }
 }
+
+/// A [`CpuStopwatch`] without its start time ([`CpuStopwatch::mark`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StartMark(imp::Mark);
 
 /// The exact reading, always by system call (for tests and comparison).
 #[must_use]
@@ -315,11 +332,38 @@ mod imp {
     }
 
     /// A stopwatch's start: the page's sequence and the monotonic time, or
-    /// an exact reading where there is no page; and the thread's marker.
+    /// an exact reading where there is no page; and the thread's number.
     #[derive(Debug, Clone, Copy)]
     pub(crate) struct Start {
         clock: StartClock,
-        thread: usize,
+        thread: u32,
+    }
+
+    /// A start by the page's sequence, without its time.
+    #[derive(Debug, Clone, Copy)]
+    pub(crate) struct Mark {
+        sequence: u32,
+        thread: u32,
+    }
+
+    pub(super) fn mark(start: &Start) -> Option<Mark> {
+        match start.clock {
+            StartClock::Sequence { sequence, .. } => Some(Mark {
+                sequence,
+                thread: start.thread,
+            }),
+            StartClock::Exact(_) => None,
+        }
+    }
+
+    pub(super) fn resume(mark: Mark, at: Instant) -> Start {
+        Start {
+            clock: StartClock::Sequence {
+                sequence: mark.sequence,
+                at,
+            },
+            thread: mark.thread,
+        }
     }
 
     #[derive(Debug, Clone, Copy)]
@@ -328,9 +372,18 @@ mod imp {
         Exact(u64),
     }
 
-    /// Tells this thread from the others alive (a thread-local's address).
-    fn thread_marker() -> usize {
-        LAST.with(|last| std::ptr::from_ref(last) as usize)
+    /// This thread's number, from 1 in the order threads first ask.
+    fn thread_marker() -> u32 {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+        thread_local! {
+            static NUMBER: Cell<u32> = const { Cell::new(0) };
+        }
+        NUMBER.with(|number| {
+            if number.get() == 0 {
+                number.set(NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+            }
+            number.get()
+        })
     }
 
     pub(super) fn start() -> (Option<Start>, Instant) {
@@ -433,6 +486,17 @@ mod imp {
     /// The exact reading and the thread it was taken on.
     pub(crate) type Start = (u64, std::thread::ThreadId);
 
+    /// No start without an exact reading here.
+    pub(crate) type Mark = std::convert::Infallible;
+
+    pub(super) fn mark(_start: &Start) -> Option<Mark> {
+        None
+    }
+
+    pub(super) fn resume(mark: Mark, _at: Instant) -> Start {
+        match mark {}
+    }
+
     pub(super) fn start() -> (Option<Start>, Instant) {
         let start = syscall_ns().map(|ns| (ns, std::thread::current().id()));
         (start, Instant::now())
@@ -472,6 +536,16 @@ mod imp {
     }
 
     pub(crate) type Start = ();
+
+    pub(crate) type Mark = std::convert::Infallible;
+
+    pub(super) fn mark(_start: &Start) -> Option<Mark> {
+        None
+    }
+
+    pub(super) fn resume(mark: Mark, _at: Instant) -> Start {
+        match mark {}
+    }
 
     pub(super) fn start() -> (Option<Start>, Instant) {
         (None, Instant::now())

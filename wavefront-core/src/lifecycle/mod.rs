@@ -68,7 +68,7 @@ pub use future::Instrumented;
 #[cfg(feature = "http")]
 pub use service::{HttpLayer, HttpService, MatchedRoute, ResponseFuture, RouteExtractor};
 
-use crate::cpu::CpuStopwatch;
+use crate::cpu::{CpuStopwatch, StartMark};
 use crate::naming::Naming;
 use crate::registry::Registry;
 use crate::tags::ApplicationTags;
@@ -187,15 +187,26 @@ pub trait RequestInfo {
 
 /// Methods recorded by name; any other is `OTHER`, so clients cannot create
 /// series at will.
-fn method_name(method: &str) -> &'static str {
-    const KNOWN: [&str; 9] = [
-        "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE",
+/// A request's method as series and spans name it: one of the nine
+/// standard methods, or `OTHER`; a byte in a request's guard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct MethodName(u8);
+
+impl MethodName {
+    const NAMES: [&'static str; 10] = [
+        "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE", "OTHER",
     ];
-    KNOWN
-        .iter()
-        .find(|m| m.eq_ignore_ascii_case(method))
-        .copied()
-        .unwrap_or("OTHER")
+
+    fn of(method: &str) -> Self {
+        let known = Self::NAMES[..9]
+            .iter()
+            .position(|m| m.eq_ignore_ascii_case(method));
+        MethodName(known.unwrap_or(9) as u8)
+    }
+
+    fn as_str(self) -> &'static str {
+        Self::NAMES[usize::from(self.0)]
+    }
 }
 
 /// Where the framework's routing announces what it matched: the route
@@ -434,16 +445,16 @@ impl Instrumentation {
             (None, Instant::now())
         };
         inner.routes.total_inflight().inc();
-        let method = method_name(request.method());
+        let method = MethodName::of(request.method());
         let route = request
             .route()
-            .map(|template| inner.routes.route(template, method));
+            .map(|template| inner.routes.route(template, method.as_str()));
         // Built in place, without moving the builder from call to call.
         let mut span = inner.tracer.span("request").started_at(started);
         span.add_parent(inner.tracer.extract(request.headers()).as_ref());
         span.add_tag("component", inner.component.clone());
         span.add_tag("span.kind", "server");
-        span.add_tag("http.method", method);
+        span.add_tag("http.method", method.as_str());
         span.add_tag_written("http.url", |url| write_span_url(request, url));
         let span = span.start();
         RequestGuard {
@@ -454,7 +465,7 @@ impl Instrumentation {
             status: None,
             error: None,
             started,
-            first_poll,
+            first_poll: first_poll.as_ref().and_then(CpuStopwatch::mark),
             responded: None,
             ends_with_response: false,
             cpu_ns: None,
@@ -478,15 +489,16 @@ pub const CLIENT_CLOSED_REQUEST: u16 = 499;
 /// One request in flight; dropping it records the request.
 pub struct RequestGuard {
     inst: Instrumentation,
-    method: &'static str,
+    method: MethodName,
     route: Option<Arc<RouteEntry>>,
     /// The handler the per-route in-flight gauge is counted on.
     func: Option<Arc<FuncHandles>>,
     status: Option<u16>,
     error: Option<Cow<'static, str>>,
     started: Instant,
-    /// The stopwatch started with the request, for its first poll.
-    first_poll: Option<CpuStopwatch>,
+    /// The stopwatch started with the request (at `started`), for its
+    /// first poll.
+    first_poll: Option<StartMark>,
     /// When the future that made the response completed, if the clock was
     /// read then (for its CPU time).
     responded: Option<Instant>,
@@ -542,7 +554,7 @@ impl RequestGuard {
             let Some(template) = slot.route() else {
                 return;
             };
-            self.route = Some(self.inst.0.routes.route(template, self.method));
+            self.route = Some(self.inst.0.routes.route(template, self.method.as_str()));
         }
         let Some(route) = &self.route else { return };
         let wanted = match (slot.handler(), &self.func) {
@@ -594,6 +606,7 @@ impl RequestGuard {
         }
         self.first_poll
             .take()
+            .map(|mark| CpuStopwatch::resume(mark, self.started))
             .filter(CpuStopwatch::started_on_this_thread)
             .or_else(CpuStopwatch::start)
     }
@@ -645,7 +658,7 @@ impl RequestGuard {
             (Some(_), Some(func), _) if !unmatched => func,
             (Some(route), _, Some(name)) => route.func(name),
             (Some(route), _, None) if !unmatched => route.fallback(),
-            _ => inst.routes.unmatched(self.method).fallback(),
+            _ => inst.routes.unmatched(self.method.as_str()).fallback(),
         };
         let ended = match self.responded {
             Some(at) if self.ends_with_response => at,
@@ -690,7 +703,7 @@ impl Drop for RequestGuard {
 impl fmt::Debug for RequestGuard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RequestGuard")
-            .field("method", &self.method)
+            .field("method", &self.method.as_str())
             .field("route", &self.route_slot().route())
             .field("handler", &self.route_slot().handler())
             .field("status", &self.status)
