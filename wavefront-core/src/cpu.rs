@@ -470,6 +470,23 @@ mod imp {
     }
 }
 
+/// Where every reading is a system call (or there is none), a stopwatch's
+/// start has no mark without its time.
+#[cfg(not(target_os = "linux"))]
+mod no_mark {
+    use std::time::Instant;
+
+    pub(crate) type Mark = std::convert::Infallible;
+
+    pub(crate) fn mark<S>(_start: &S) -> Option<Mark> {
+        None
+    }
+
+    pub(crate) fn resume<S>(mark: Mark, _at: Instant) -> S {
+        match mark {}
+    }
+}
+
 #[cfg(all(unix, not(target_os = "linux")))]
 mod imp {
     use super::{clock_ns, ClockSource};
@@ -486,16 +503,7 @@ mod imp {
     /// The exact reading and the thread it was taken on.
     pub(crate) type Start = (u64, std::thread::ThreadId);
 
-    /// No start without an exact reading here.
-    pub(crate) type Mark = std::convert::Infallible;
-
-    pub(super) fn mark(_start: &Start) -> Option<Mark> {
-        None
-    }
-
-    pub(super) fn resume(mark: Mark, _at: Instant) -> Start {
-        match mark {}
-    }
+    pub(super) use super::no_mark::{mark, resume, Mark};
 
     pub(super) fn start() -> (Option<Start>, Instant) {
         let start = syscall_ns().map(|ns| (ns, std::thread::current().id()));
@@ -537,15 +545,7 @@ mod imp {
 
     pub(crate) type Start = ();
 
-    pub(crate) type Mark = std::convert::Infallible;
-
-    pub(super) fn mark(_start: &Start) -> Option<Mark> {
-        None
-    }
-
-    pub(super) fn resume(mark: Mark, _at: Instant) -> Start {
-        match mark {}
-    }
+    pub(super) use super::no_mark::{mark, resume, Mark};
 
     pub(super) fn start() -> (Option<Start>, Instant) {
         (None, Instant::now())
