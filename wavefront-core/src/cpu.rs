@@ -631,7 +631,22 @@ mod tests {
     #[test]
     fn a_stopwatch_after_a_park_is_exact_without_a_system_call() {
         let _serial = one_at_a_time();
-        // A server thread: parked (switched out) before each poll.
+        // Time the hypervisor takes from a busy VM while the thread spins is
+        // in the stopwatch's reading and not in the exact one: a few tries,
+        // so that a spell of it does not fail the test; a stopwatch that is
+        // wrong is wrong in every try.
+        let mut failures = Vec::new();
+        for _ in 0..3 {
+            match park_and_measure() {
+                Ok(()) => return,
+                Err(failure) => failures.push(failure),
+            }
+        }
+        panic!("{failures:?}");
+    }
+
+    /// 200 polls of a server thread, parked (switched out) before each.
+    fn park_and_measure() -> Result<(), String> {
         let (mut measured, mut exact) = (0u64, 0u64);
         #[cfg(target_os = "linux")]
         let switched_before = imp::SWITCHED.get();
@@ -648,13 +663,18 @@ mod tests {
             "stopwatch {measured} ns, exact {exact} ns, error {:.2} %",
             error * 100.0
         );
-        assert!(error < 0.05, "stopwatch {measured} ns, exact {exact} ns");
+        if error >= 0.05 {
+            return Err(format!("stopwatch {measured} ns, exact {exact} ns"));
+        }
         #[cfg(target_os = "linux")]
         if clock_source() == ClockSource::PerfSequence {
             // Preemption during a spin is rare; a system call per poll is not.
             let switched = imp::SWITCHED.get() - switched_before;
-            assert!(switched < 20, "{switched} of 200 polls made a system call");
+            if switched >= 20 {
+                return Err(format!("{switched} of 200 polls made a system call"));
+            }
         }
+        Ok(())
     }
 
     #[test]
@@ -679,6 +699,20 @@ mod tests {
     #[test]
     fn a_stopwatch_across_a_switch_counts_the_cpu_time_not_the_sleep() {
         let _serial = one_at_a_time();
+        // A few tries, as for the parked polls: a busy VM's stolen time
+        // moves one try, a wrong stopwatch every one.
+        let mut failures = Vec::new();
+        for _ in 0..3 {
+            match sleep_within_polls() {
+                Ok(()) => return,
+                Err(failure) => failures.push(failure),
+            }
+        }
+        panic!("{failures:?}");
+    }
+
+    /// 50 polls that each sleep between two spins.
+    fn sleep_within_polls() -> Result<(), String> {
         let (mut measured, mut exact, mut slept) = (0u64, 0u64, 0u64);
         for _ in 0..50 {
             let wall = std::time::Instant::now();
@@ -689,6 +723,7 @@ mod tests {
             spin(20_000);
             let reading = stopwatch.elapsed_ns().unwrap();
             let wall = wall.elapsed().as_nanos() as u64;
+            // Never more than the wall time, in any try.
             assert!(reading <= wall, "{reading} > {wall}");
             measured += reading;
             exact += thread_time_ns_syscall().unwrap().saturating_sub(e0);
@@ -702,10 +737,12 @@ mod tests {
             "across switches: stopwatch {measured} ns, exact {exact} ns, error {:.2} %",
             error * 100.0
         );
-        assert!(error < 0.10, "stopwatch {measured} ns, exact {exact} ns");
-        assert!(
-            measured < exact + slept / 2,
-            "stopwatch {measured} ns counted the sleep"
-        );
+        if error >= 0.10 {
+            return Err(format!("stopwatch {measured} ns, exact {exact} ns"));
+        }
+        if measured >= exact + slept / 2 {
+            return Err(format!("stopwatch {measured} ns counted the sleep"));
+        }
+        Ok(())
     }
 }
