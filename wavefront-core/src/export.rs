@@ -113,7 +113,9 @@ pub trait Exporter: Send + Sync + fmt::Debug {
     /// not (the reporter derives its RED metrics there). An exporter that
     /// reads spans one by one may show them a few at a time, each chunk just
     /// before it reads them, so that a span is read twice while in the
-    /// cache; by default `each_chunk` sees them all at once.
+    /// cache; by default `each_chunk` sees them all at once. Either way it
+    /// must see each span of `spans` once, as given: the reporter knows the
+    /// spans' texts by their addresses through the call.
     fn export_spans_with(
         &self,
         origin: Origin<'_>,
