@@ -9,7 +9,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// One minute, in milliseconds.
 pub const MINUTE_MS: u64 = 60_000;
@@ -20,6 +20,15 @@ pub fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Nanoseconds from `earlier` to `later` (zero if `later` is not later).
+pub(crate) fn nanos_between(earlier: Instant, later: Instant) -> u64 {
+    later
+        .saturating_duration_since(earlier)
+        .as_nanos()
+        .try_into()
+        .unwrap_or(u64::MAX)
 }
 
 fn minute_start(ms: u64) -> u64 {

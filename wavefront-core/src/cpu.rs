@@ -277,20 +277,11 @@ mod imp {
         at: Instant,
     }
 
-    /// Nanoseconds from `earlier` to `later`, zero if none.
-    fn ns_between(earlier: Instant, later: Instant) -> u64 {
-        later
-            .saturating_duration_since(earlier)
-            .as_nanos()
-            .try_into()
-            .unwrap_or(u64::MAX)
-    }
-
     impl Anchor {
         /// The thread's CPU time at `at`, if it was not switched out since
         /// the anchor: CPU time advanced as wall time.
         fn cpu_at(self, at: Instant) -> u64 {
-            self.cpu_ns + ns_between(self.at, at)
+            self.cpu_ns + crate::clock::nanos_between(self.at, at)
         }
     }
 
@@ -429,7 +420,7 @@ mod imp {
         // Read after `now`: a switch between the two shows here.
         let sequence_now =
             PAGE.with(|page| page.get().and_then(Option::as_ref).map(PerfPage::sequence));
-        let wall = ns_between(start_at, now);
+        let wall = crate::clock::nanos_between(start_at, now);
         if sequence_now.is_some_and(|now| unbroken(sequence, now)) {
             // Not switched out since the start: CPU time advanced as wall
             // time did.
@@ -631,18 +622,38 @@ mod tests {
     #[test]
     fn a_stopwatch_after_a_park_is_exact_without_a_system_call() {
         let _serial = one_at_a_time();
-        // Time the hypervisor takes from a busy VM while the thread spins is
-        // in the stopwatch's reading and not in the exact one: a few tries,
-        // so that a spell of it does not fail the test; a stopwatch that is
-        // wrong is wrong in every try.
+        in_one_of_three_tries(park_and_measure);
+    }
+
+    /// Passes if `measure` does in one of three tries. Time the hypervisor
+    /// takes from a busy VM while a thread spins is in the stopwatch's
+    /// reading and not in the exact one, so a spell of it must not fail a
+    /// test; a stopwatch that is wrong is wrong in every try.
+    fn in_one_of_three_tries(measure: fn() -> Result<(), String>) {
         let mut failures = Vec::new();
         for _ in 0..3 {
-            match park_and_measure() {
+            match measure() {
                 Ok(()) => return,
                 Err(failure) => failures.push(failure),
             }
         }
         panic!("{failures:?}");
+    }
+
+    /// Whether the stopwatch's sum is within `max_error` (relative) of the
+    /// exact one.
+    fn close_enough(what: &str, measured: u64, exact: u64, max_error: f64) -> Result<(), String> {
+        let error = measured.abs_diff(exact) as f64 / exact as f64;
+        let said = format!(
+            "{what}: stopwatch {measured} ns, exact {exact} ns, error {:.2} %",
+            error * 100.0
+        );
+        println!("{said}");
+        if error < max_error {
+            Ok(())
+        } else {
+            Err(said)
+        }
     }
 
     /// 200 polls of a server thread, parked (switched out) before each.
@@ -658,14 +669,7 @@ mod tests {
             measured += stopwatch.elapsed_ns().unwrap();
             exact += thread_time_ns_syscall().unwrap().saturating_sub(e0);
         }
-        let error = measured.abs_diff(exact) as f64 / exact as f64;
-        println!(
-            "stopwatch {measured} ns, exact {exact} ns, error {:.2} %",
-            error * 100.0
-        );
-        if error >= 0.05 {
-            return Err(format!("stopwatch {measured} ns, exact {exact} ns"));
-        }
+        close_enough("after parks", measured, exact, 0.05)?;
         #[cfg(target_os = "linux")]
         if clock_source() == ClockSource::PerfSequence {
             // Preemption during a spin is rare; a system call per poll is not.
@@ -699,16 +703,7 @@ mod tests {
     #[test]
     fn a_stopwatch_across_a_switch_counts_the_cpu_time_not_the_sleep() {
         let _serial = one_at_a_time();
-        // A few tries, as for the parked polls: a busy VM's stolen time
-        // moves one try, a wrong stopwatch every one.
-        let mut failures = Vec::new();
-        for _ in 0..3 {
-            match sleep_within_polls() {
-                Ok(()) => return,
-                Err(failure) => failures.push(failure),
-            }
-        }
-        panic!("{failures:?}");
+        in_one_of_three_tries(sleep_within_polls);
     }
 
     /// 50 polls that each sleep between two spins.
@@ -732,14 +727,7 @@ mod tests {
         // Time a busy VM's hypervisor takes while the thread runs counts as
         // CPU time in the fast reading, not in the exact one: close, but
         // not to the nanosecond; and none of the sleep.
-        let error = measured.abs_diff(exact) as f64 / exact as f64;
-        println!(
-            "across switches: stopwatch {measured} ns, exact {exact} ns, error {:.2} %",
-            error * 100.0
-        );
-        if error >= 0.10 {
-            return Err(format!("stopwatch {measured} ns, exact {exact} ns"));
-        }
+        close_enough("across switches", measured, exact, 0.10)?;
         if measured >= exact + slept / 2 {
             return Err(format!("stopwatch {measured} ns counted the sleep"));
         }

@@ -124,32 +124,6 @@ fn each_chunk_sees_every_span_a_few_at_a_time_and_only_sampled_ones_are_sent() {
     );
 }
 
-/// An exporter with only `export_spans`: the default `export_spans_with`.
-#[derive(Debug)]
-struct Plain(WavefrontExporter);
-
-impl Exporter for Plain {
-    fn export_metrics(&self, origin: Origin<'_>, report: wavefront_core::export::MetricsReport) {
-        self.0.export_metrics(origin, report);
-    }
-    fn export_spans(&self, origin: Origin<'_>, spans: Vec<wavefront_core::trace::FinishedSpan>) {
-        assert!(
-            spans.iter().all(|s| s.sampled),
-            "only sampled spans are exported"
-        );
-        self.0.export_spans(origin, spans);
-    }
-    fn flush(&self, timeout: Duration) -> bool {
-        self.0.flush(timeout)
-    }
-    fn shutdown(&self, timeout: Duration) -> wavefront_core::sender::ShutdownReport {
-        self.0.shutdown(timeout)
-    }
-    fn stats(&self) -> &wavefront_core::sender::SenderStats {
-        self.0.stats()
-    }
-}
-
 #[test]
 fn by_default_each_chunk_sees_all_spans_then_the_sampled_ones_are_exported() {
     let tags = fixtures::app();
@@ -160,9 +134,16 @@ fn by_default_each_chunk_sees_all_spans_then_the_sampled_ones_are_exported() {
         span.sampled = i % 2 == 0;
     }
     let written = Shared::default();
-    let exporter = Plain(WavefrontExporter::new(Arc::new(ConsoleSender::to_writer(
-        written.clone(),
-    ))));
+    // An exporter with only `export_spans`: the default `export_spans_with`.
+    let exporter = fixtures::Watched {
+        inner: WavefrontExporter::new(Arc::new(ConsoleSender::to_writer(written.clone()))),
+        seen: |spans: &[wavefront_core::trace::FinishedSpan]| {
+            assert!(
+                spans.iter().all(|s| s.sampled),
+                "only sampled spans are exported"
+            );
+        },
+    };
     let origin = Origin {
         source: "host-1",
         tags: &tags,

@@ -5,28 +5,26 @@ use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use wavefront_core::export::{Exporter, MetricsReport, Origin, WavefrontExporter};
+use wavefront_core::export::{Exporter, WavefrontExporter};
 use wavefront_core::registry::Registry;
 use wavefront_core::reporter::Reporter;
-use wavefront_core::sender::{ConsoleSender, SenderStats, ShutdownReport};
+use wavefront_core::sender::ConsoleSender;
 use wavefront_core::trace::FinishedSpan;
-use wavefront_core::ApplicationTags;
+
+#[path = "support/fixtures.rs"]
+mod fixtures;
 
 /// Records the size of each handful of spans, and holds every caller until
 /// the gate opens, so that a backlog builds up meanwhile.
 #[derive(Debug)]
-struct Recording {
-    inner: WavefrontExporter,
+struct Gate {
     sizes: Mutex<Vec<usize>>,
     entered: Mutex<Option<mpsc::Sender<()>>>,
     open: (Mutex<bool>, Condvar),
 }
 
-impl Exporter for Recording {
-    fn export_metrics(&self, origin: Origin<'_>, report: MetricsReport) {
-        self.inner.export_metrics(origin, report);
-    }
-    fn export_spans(&self, origin: Origin<'_>, spans: Vec<FinishedSpan>) {
+impl Gate {
+    fn hold(&self, spans: &[FinishedSpan]) {
         self.sizes.lock().unwrap().push(spans.len());
         if let Some(entered) = self.entered.lock().unwrap().take() {
             entered.send(()).unwrap();
@@ -37,31 +35,23 @@ impl Exporter for Recording {
             .wait_timeout_while(open, Duration::from_secs(10), |open| !*open)
             .unwrap();
         drop(open);
-        self.inner.export_spans(origin, spans);
-    }
-    fn flush(&self, timeout: Duration) -> bool {
-        self.inner.flush(timeout)
-    }
-    fn shutdown(&self, timeout: Duration) -> ShutdownReport {
-        self.inner.shutdown(timeout)
-    }
-    fn stats(&self) -> &SenderStats {
-        self.inner.stats()
     }
 }
 
 #[test]
 fn a_backlog_of_spans_is_exported_in_pieces_of_at_most_512() {
     let (entered_tx, entered) = mpsc::channel();
-    let exporter = Arc::new(Recording {
-        inner: WavefrontExporter::new(Arc::new(ConsoleSender::to_writer(std::io::sink()))),
+    let gate = Arc::new(Gate {
         sizes: Mutex::default(),
         entered: Mutex::new(Some(entered_tx)),
         open: (Mutex::new(false), Condvar::new()),
     });
-    let tags = ApplicationTags::builder("Ordering", "styling")
-        .build()
-        .unwrap();
+    let held = Arc::clone(&gate);
+    let exporter = Arc::new(fixtures::Watched {
+        inner: WavefrontExporter::new(Arc::new(ConsoleSender::to_writer(std::io::sink()))),
+        seen: move |spans: &[FinishedSpan]| held.hold(spans),
+    });
+    let tags = fixtures::app();
     let reporter = Reporter::builder(
         Registry::new(),
         Arc::clone(&exporter) as Arc<dyn Exporter>,
@@ -80,12 +70,12 @@ fn a_backlog_of_spans_is_exported_in_pieces_of_at_most_512() {
     for _ in 0..1_300 {
         tracer.span("make_shirts").start().finish();
     }
-    *exporter.open.0.lock().unwrap() = true;
-    exporter.open.1.notify_all();
+    *gate.open.0.lock().unwrap() = true;
+    gate.open.1.notify_all();
     first.join().unwrap();
     reporter.shutdown(Duration::from_secs(10));
 
-    let sizes = exporter.sizes.lock().unwrap().clone();
+    let sizes = gate.sizes.lock().unwrap().clone();
     assert_eq!(sizes[0], 1, "{sizes:?}");
     assert_eq!(sizes.iter().sum::<usize>(), 1_301, "{sizes:?}");
     assert!(sizes.iter().all(|&n| n <= 512), "{sizes:?}");

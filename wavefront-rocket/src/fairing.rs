@@ -7,7 +7,6 @@ use rocket::data::Data;
 use rocket::fairing::{Fairing, Info, Kind};
 use rocket::http::HeaderMap;
 use rocket::{Request, Response};
-use wavefront_core::cpu::CpuStopwatch;
 use wavefront_core::lifecycle::{
     request_url, Instrumentation, InstrumentationBuilder, RequestInfo,
 };
@@ -133,7 +132,7 @@ impl Fairing for WavefrontFairing {
         }
         // CPU time is measured in both callbacks and in wrapped handlers:
         // what rocket spends routing between them is not seen.
-        let stopwatch = self.0.measures_cpu().then(CpuStopwatch::start).flatten();
+        let stopwatch = self.0.cpu_stopwatch();
         let guard = self.0.start(&RocketRequest::new(request));
         let mut recorded = state.lock();
         recorded.measure_cpu = guard.measures_cpu();
@@ -142,7 +141,7 @@ impl Fairing for WavefrontFairing {
     }
 
     async fn on_response<'r>(&self, request: &'r Request<'_>, response: &mut Response<'r>) {
-        let stopwatch = self.0.measures_cpu().then(CpuStopwatch::start).flatten();
+        let stopwatch = self.0.cpu_stopwatch();
         let state = RequestState::of(request);
         let guard = {
             let mut recorded = state.lock();

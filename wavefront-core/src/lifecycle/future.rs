@@ -65,19 +65,13 @@ impl<F: Future> Future for Instrumented<F> {
             let _current = crate::trace::enter_kept(guard.span(), this.current);
             catch_unwind(AssertUnwindSafe(|| this.inner.poll(cx)))
         };
-        let now = stopwatch.map(|s| s.elapsed_now());
-        if let Some((Some(ns), _)) = now {
-            guard.add_cpu_ns(ns);
-        }
+        guard.end_poll(stopwatch, matches!(polled, Ok(Poll::Ready(_))));
         match polled {
             Ok(Poll::Pending) => {
                 guard.resolve(true);
                 Poll::Pending
             }
             Ok(Poll::Ready(output)) => {
-                if let Some((_, at)) = now {
-                    guard.responded_at(at);
-                }
                 guard.resolve(false);
                 // The guard keeps the span's last handle, so that the span's
                 // shared parts are reused when it ends, even right away.

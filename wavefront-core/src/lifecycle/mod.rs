@@ -185,10 +185,9 @@ pub trait RequestInfo {
     fn headers(&self) -> &dyn Headers;
 }
 
-/// Methods recorded by name; any other is `OTHER`, so clients cannot create
-/// series at will.
 /// A request's method as series and spans name it: one of the nine
-/// standard methods, or `OTHER`; a byte in a request's guard.
+/// standard methods, or `OTHER` (so clients cannot create series at will);
+/// a byte in a request's guard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct MethodName(u8);
 
@@ -431,6 +430,14 @@ impl Instrumentation {
         self.0.cpu
     }
 
+    /// A stopwatch for this thread's CPU time, when this instrumentation
+    /// measures it (`cpu_time`, on by default): for servers that time their
+    /// own callbacks.
+    #[must_use]
+    pub fn cpu_stopwatch(&self) -> Option<CpuStopwatch> {
+        self.0.cpu.then(CpuStopwatch::start).flatten()
+    }
+
     /// A request arrived: counts it in flight and starts its span (as a child
     /// of an incoming context in its headers, if any). A route the request
     /// already carries ([`RequestInfo::route`]) is bound now.
@@ -599,8 +606,7 @@ impl RequestGuard {
     /// time is not measured. The first poll is expected on the thread and
     /// in the task that started the request, right after; on another
     /// thread it gets a stopwatch of its own.
-    #[must_use]
-    pub fn poll_stopwatch(&mut self) -> Option<CpuStopwatch> {
+    pub(crate) fn poll_stopwatch(&mut self) -> Option<CpuStopwatch> {
         if !self.measures_cpu() {
             return None;
         }
@@ -608,18 +614,28 @@ impl RequestGuard {
             .take()
             .map(|mark| CpuStopwatch::resume(mark, self.started))
             .filter(CpuStopwatch::started_on_this_thread)
-            .or_else(CpuStopwatch::start)
+            .or_else(|| self.inst.cpu_stopwatch())
     }
 
-    /// Notes when the future that made the response completed (a clock
-    /// reading taken for its CPU time).
-    pub fn responded_at(&mut self, at: Instant) {
-        self.responded = Some(at);
+    /// Ends a poll timed by `stopwatch`: its CPU time is added, and when the
+    /// poll produced the response, the time of that reading is when the
+    /// response was made.
+    pub(crate) fn end_poll(&mut self, stopwatch: Option<CpuStopwatch>, ready: bool) {
+        let Some((ns, now)) = stopwatch.map(|s| s.elapsed_now()) else {
+            return;
+        };
+        if let Some(ns) = ns {
+            self.add_cpu_ns(ns);
+        }
+        if ready {
+            self.responded = Some(now);
+        }
     }
 
-    /// Records the request as ended when its response was made (see
-    /// [`responded_at`](Self::responded_at); now if unknown): for a response
-    /// whose body goes out with its head, this spares a clock reading.
+    /// Records the request as ended when its response was made (the end of
+    /// the poll that made it, if CPU time read the clock then; now
+    /// otherwise): for a response whose body goes out with its head, this
+    /// spares a clock reading.
     pub fn finish_at_response(mut self) {
         self.ends_with_response = true;
     }
@@ -664,10 +680,7 @@ impl RequestGuard {
             Some(at) if self.ends_with_response => at,
             _ => Instant::now(),
         };
-        let elapsed_ns = ended
-            .saturating_duration_since(self.started)
-            .as_nanos()
-            .min(u128::from(u64::MAX)) as u64;
+        let elapsed_ns = crate::clock::nanos_between(self.started, ended);
         let cpu_ns = self.cpu_ns.filter(|_| inst.cpu);
         let status_text = inst.routes.record(&func, status, elapsed_ns, cpu_ns);
 
