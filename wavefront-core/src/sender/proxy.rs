@@ -156,10 +156,18 @@ struct Unfinished {
     kind: DataKind,
 }
 
+/// An open connection to the proxy.
+struct Connection {
+    stream: TcpStream,
+    /// The write timeout last set on it: set again only when it changes,
+    /// not at every write (a system call each).
+    write_timeout: Option<Duration>,
+}
+
 struct Endpoint {
     host: String,
     port: u16,
-    stream: Option<TcpStream>,
+    stream: Option<Connection>,
     unfinished: Option<Unfinished>,
     connect_timeout: Duration,
     write_timeout: Duration,
@@ -255,7 +263,7 @@ impl Endpoint {
     }
 
     fn connect(&mut self, deadline: Option<Instant>, stats: &SenderStats) -> io::Result<()> {
-        if self.stream.as_ref().is_some_and(peer_closed) {
+        if self.stream.as_ref().is_some_and(|c| peer_closed(&c.stream)) {
             self.disconnect(stats);
         }
         if self.stream.is_some() {
@@ -274,7 +282,10 @@ impl Endpoint {
             match TcpStream::connect_timeout(&addr, left) {
                 Ok(stream) => {
                     stream.set_nodelay(true)?;
-                    self.stream = Some(stream);
+                    self.stream = Some(Connection {
+                        stream,
+                        write_timeout: None,
+                    });
                     return Ok(());
                 }
                 Err(e) => last = e,
@@ -296,9 +307,12 @@ impl Endpoint {
     fn write_some(&mut self, bytes: &[u8], deadline: Option<Instant>) -> io::Result<usize> {
         let timeout = time_left(self.write_timeout, deadline).ok_or(io::ErrorKind::TimedOut)?;
         match self.stream.as_mut() {
-            Some(stream) => {
-                stream.set_write_timeout(Some(timeout))?;
-                stream.write(bytes)
+            Some(connection) => {
+                if connection.write_timeout != Some(timeout) {
+                    connection.stream.set_write_timeout(Some(timeout))?;
+                    connection.write_timeout = Some(timeout);
+                }
+                connection.stream.write(bytes)
             }
             None => Err(io::ErrorKind::NotConnected.into()),
         }
@@ -425,7 +439,38 @@ fn is_timeout(error: &io::Error) -> bool {
     )
 }
 
+/// Whether the proxy closed the connection (a FIN or reset is waiting):
+/// one non-blocking peek before each write.
+#[cfg(unix)]
+#[allow(unsafe_code)] // one `recv`, with its SAFETY argument
+fn peer_closed(stream: &TcpStream) -> bool {
+    use std::os::fd::AsRawFd;
+    let mut probe = 0u8;
+    // SAFETY: the descriptor is the stream's own, open while `stream` is
+    // borrowed, and `recv` writes at most one byte into `probe`.
+    let read = unsafe {
+        libc::recv(
+            stream.as_raw_fd(),
+            std::ptr::addr_of_mut!(probe).cast(),
+            1,
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    match read {
+        0 => true,
+        1.. => false,
+        _ => {
+            let error = io::Error::last_os_error();
+            !matches!(
+                error.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+            )
+        }
+    }
+}
+
 /// Whether the proxy closed the connection (a FIN or reset is waiting).
+#[cfg(not(unix))]
 fn peer_closed(stream: &TcpStream) -> bool {
     if stream.set_nonblocking(true).is_err() {
         return true;
@@ -534,5 +579,47 @@ mod resolve_tests {
         let started = Instant::now();
         assert!(endpoint.connect(Some(Instant::now()), &stats).is_err());
         assert!(started.elapsed() < Duration::from_millis(50));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::peer_closed;
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    use std::time::{Duration, Instant};
+
+    fn until(mut done: impl FnMut() -> bool) -> bool {
+        let end = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < end {
+            if done() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        false
+    }
+
+    #[test]
+    fn a_close_is_seen_and_data_waiting_is_not_one() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut ours = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (mut theirs, _) = listener.accept().unwrap();
+        assert!(!peer_closed(&ours), "an open idle connection");
+        theirs.write_all(b"x").unwrap();
+        assert!(until(|| {
+            let mut byte = [0u8; 1];
+            ours.peek(&mut byte).is_ok_and(|n| n == 1)
+        }));
+        assert!(!peer_closed(&ours), "a byte waiting is no close");
+        // The check leaves the stream blocking: a read waits out its timeout.
+        ours.read_exact(&mut [0u8; 1]).unwrap();
+        ours.set_read_timeout(Some(Duration::from_millis(50)))
+            .unwrap();
+        let started = Instant::now();
+        assert!(ours.read(&mut [0u8; 1]).is_err());
+        assert!(started.elapsed() >= Duration::from_millis(40));
+        drop(theirs);
+        assert!(until(|| peer_closed(&ours)), "the close was never seen");
     }
 }
