@@ -589,28 +589,16 @@ mod tests {
     use std::net::{TcpListener, TcpStream};
     use std::time::{Duration, Instant};
 
-    fn until(mut done: impl FnMut() -> bool) -> bool {
-        let end = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < end {
-            if done() {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        false
-    }
-
     #[test]
     fn a_close_is_seen_and_data_waiting_is_not_one() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let mut ours = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (mut theirs, _) = listener.accept().unwrap();
         assert!(!peer_closed(&ours), "an open idle connection");
+        // Blocking peeks (bounded) wait for what the other end did to arrive.
+        ours.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
         theirs.write_all(b"x").unwrap();
-        assert!(until(|| {
-            let mut byte = [0u8; 1];
-            ours.peek(&mut byte).is_ok_and(|n| n == 1)
-        }));
+        assert_eq!(ours.peek(&mut [0u8; 1]).unwrap(), 1);
         assert!(!peer_closed(&ours), "a byte waiting is no close");
         // The check leaves the stream blocking: a read waits out its timeout.
         ours.read_exact(&mut [0u8; 1]).unwrap();
@@ -620,6 +608,8 @@ mod tests {
         assert!(ours.read(&mut [0u8; 1]).is_err());
         assert!(started.elapsed() >= Duration::from_millis(40));
         drop(theirs);
-        assert!(until(|| peer_closed(&ours)), "the close was never seen");
+        ours.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        assert_eq!(ours.peek(&mut [0u8; 1]).unwrap(), 0, "the close arrived");
+        assert!(peer_closed(&ours), "the close was not seen");
     }
 }
