@@ -183,7 +183,23 @@ pub(crate) fn write_span_cached<T: Tag>(
     mut cache: Option<CachedTags<'_, T>>,
     mut json: Option<&mut String>,
 ) -> Result<(), WireError> {
+    // A span of a shape seen before in the batch is written from its
+    // template; the first of a shape is written tag by tag, and where its
+    // variable parts went is noted (`cuts`) to make the template.
+    // (A span with logs is written tag by tag: its line is also escaped.)
+    let (mut cuts, mut new_shape) = (None, false);
+    if let (None, Some((_, cache))) = (&json, &mut cache) {
+        match cache.shapes.find(span, base) {
+            Some(Some(template)) => return atomically(out, |out| template.write(out, span)),
+            Some(None) => {}
+            None => {
+                new_shape = true;
+                cuts = Some(Cuts::default());
+            }
+        }
+    }
     let json_start = json.as_ref().map(|j| j.len());
+    let line_start = out.len();
     let written = atomically(out, |out| {
         let mut mirror = Mirror {
             json: json.as_deref_mut(),
@@ -204,19 +220,13 @@ pub(crate) fn write_span_cached<T: Tag>(
                 mirror.catch_up(out);
             }
         }
-        out.push_str(" traceId=");
-        span.trace_id.write_to(out);
-        out.push_str(" spanId=");
-        span.span_id.write_to(out);
-        for parent in span.parents {
-            out.push_str(" parent=");
-            parent.write_to(out);
-        }
-        for follows in span.follows_from {
-            out.push_str(" followsFrom=");
-            follows.write_to(out);
-        }
+        let prefix_end = out.len();
+        push_ids(out, span);
         mirror.copy_plain(out);
+        if let Some(cuts) = &mut cuts {
+            cuts.prefix_end = prefix_end - line_start;
+            cuts.tags_start = out.len() - line_start;
+        }
         let mut written = WrittenTags::new(out.len());
         written.add_encoded(out, base);
         mirror.add(&base.escaped, out.len());
@@ -254,12 +264,24 @@ pub(crate) fn write_span_cached<T: Tag>(
                     if let Some(key) = cache.key(tag.key()) {
                         let start = out.len();
                         out.push_str(key);
+                        let value_start = out.len();
                         write_tag_value(out, tag.key(), tag.value())?;
-                        written.keep_unless_seen(out, start);
+                        if let Some(cuts) = &mut cuts {
+                            cuts.values.push(OwnValue {
+                                tag: at - 1,
+                                key: start - line_start,
+                                value: (value_start - line_start, out.len() - line_start),
+                            });
+                        }
+                        if !written.keep_unless_seen(out, start) {
+                            cuts = None;
+                        }
                         continue;
                     }
                 }
             }
+            // A shape written this way is not kept.
+            cuts = None;
             refuse_reserved(tag.key())?;
             // Escaped with what follows it, at the next catch-up.
             written.write(out, tag.key(), tag.value())?;
@@ -277,10 +299,14 @@ pub(crate) fn write_span_cached<T: Tag>(
             });
         }
         mirror.catch_up(out);
-        out.push(' ');
-        push_timestamp(out, span.start)?;
-        out.push(' ');
-        push_timestamp(out, span.duration)?;
+        if let Some(c) = &mut cuts {
+            c.tags_end = out.len() - line_start;
+            let tags = base.ranges.len() + span.tags.len() + usize::from(span.has_logs);
+            if !c.holds_for_the_shape(&out[line_start..], &written, line_start, tags) {
+                cuts = None;
+            }
+        }
+        push_times(out, span)?;
         mirror.copy_plain(out);
         out.push('\n');
         mirror.add("\\n", out.len());
@@ -289,7 +315,237 @@ pub(crate) fn write_span_cached<T: Tag>(
     if let (Err(_), Some(json), Some(start)) = (&written, json, json_start) {
         json.truncate(start);
     }
+    if let (true, Ok(()), Some((cacheable, cache))) = (new_shape, &written, cache) {
+        // A shape with a tag whose texts cannot be told by address is not
+        // kept (each of its lines is looked up once).
+        if let Some(made_of) = Shapes::made_of(span, base, cacheable) {
+            let template = cuts.map(|cuts| cuts.template(&out[line_start..]));
+            cache.shapes.insert(Shape {
+                made_of,
+                has_logs: span.has_logs,
+                template,
+            });
+        }
+    }
     written
+}
+
+/// ` traceId=… spanId=…`, and the span's references.
+fn push_ids<T>(out: &mut String, span: &SpanLine<'_, T>) {
+    out.push_str(" traceId=");
+    span.trace_id.write_to(out);
+    out.push_str(" spanId=");
+    span.span_id.write_to(out);
+    for parent in span.parents {
+        out.push_str(" parent=");
+        parent.write_to(out);
+    }
+    for follows in span.follows_from {
+        out.push_str(" followsFrom=");
+        follows.write_to(out);
+    }
+}
+
+/// ` start duration`.
+fn push_times<T>(out: &mut String, span: &SpanLine<'_, T>) -> Result<(), WireError> {
+    out.push(' ');
+    push_timestamp(out, span.start)?;
+    out.push(' ');
+    push_timestamp(out, span.duration)
+}
+
+/// Span lines by shape: what a line is made of but for its ids, its times
+/// and its tags' own values (a URL's), and the line with those cut out.
+/// Most spans of a batch have the shape of one before them (one a route
+/// and status), and are written by copying its template around their own
+/// parts: one comparison instead of a lookup and a check for duplicates
+/// per run of tags.
+#[derive(Default)]
+struct Shapes {
+    known: Vec<Shape>,
+    /// The one found last, looked at first.
+    last: usize,
+}
+
+/// Shapes kept: a batch mixes a few routes and statuses.
+const SHAPES_KEPT: usize = 8;
+
+struct Shape {
+    /// The operation and the source, the base tags (their text's address:
+    /// it lives through the batch), then each tag: its key and value by
+    /// address, or its key alone ([`OWN_VALUE`]) for a value of its own.
+    made_of: Vec<TextIds>,
+    has_logs: bool,
+    /// `None` for a shape whose lines are written tag by tag (a value of
+    /// its own could equal another tag).
+    template: Option<Template>,
+}
+
+/// Marks a tag whose value is its own in [`Shape::made_of`] (no text has
+/// that length).
+const OWN_VALUE: usize = usize::MAX;
+
+impl Shapes {
+    /// The shape of `span`, if known: `Some(None)` for one written tag by
+    /// tag.
+    ///
+    /// A tag matches by its texts' addresses, as [`TagCache`] finds them:
+    /// a text that was made part of a shape is one that all the batch's
+    /// spans share, so a later span with a text there has that text. A
+    /// value of the span's own matches by its key alone: it is written
+    /// whatever it is, and no other tag of the shape has that key.
+    fn find<T: Tag>(
+        &mut self,
+        span: &SpanLine<'_, T>,
+        base: &EncodedSpanTags,
+    ) -> Option<Option<&Template>> {
+        let matches = |shape: &Shape| {
+            shape.has_logs == span.has_logs
+                && shape.made_of.len() == span.tags.len() + 2
+                && shape.made_of[0] == ids(span.operation, span.source)
+                && shape.made_of[1] == ids(&base.text, "")
+                && span
+                    .tags
+                    .iter()
+                    .zip(&shape.made_of[2..])
+                    .all(|(tag, made)| {
+                        let tag = ids(tag.key(), tag.value());
+                        if made.3 == OWN_VALUE {
+                            (tag.0, tag.1) == (made.0, made.1)
+                        } else {
+                            tag == *made
+                        }
+                    })
+        };
+        if !self.known.get(self.last).is_some_and(matches) {
+            self.last = self.known.iter().position(matches)?;
+        }
+        Some(self.known[self.last].template.as_ref())
+    }
+
+    /// What `span`'s line is made of (see [`Shape::made_of`]); `None` if a
+    /// tag's texts cannot be told by address.
+    fn made_of<T: Tag>(
+        span: &SpanLine<'_, T>,
+        base: &EncodedSpanTags,
+        cacheable: fn(&T) -> Cached,
+    ) -> Option<Vec<TextIds>> {
+        let mut made_of = Vec::with_capacity(span.tags.len() + 2);
+        made_of.push(ids(span.operation, span.source));
+        made_of.push(ids(&base.text, ""));
+        for tag in span.tags {
+            made_of.push(tag_ids(tag, cacheable)?);
+        }
+        Some(made_of)
+    }
+
+    fn insert(&mut self, shape: Shape) {
+        if self.known.len() == SHAPES_KEPT {
+            self.known.remove(0);
+        }
+        self.known.push(shape);
+        self.last = self.known.len() - 1;
+    }
+}
+
+/// A tag's part of [`Shape::made_of`].
+fn tag_ids<T: Tag>(tag: &T, cacheable: fn(&T) -> Cached) -> Option<TextIds> {
+    match cacheable(tag) {
+        Cached::Tag => Some(ids(tag.key(), tag.value())),
+        Cached::Key => Some((tag.key().as_ptr() as usize, tag.key().len(), 0, OWN_VALUE)),
+        Cached::Neither => None,
+    }
+}
+
+/// A line of one shape with its variable parts cut out.
+struct Template {
+    text: String,
+    /// Where the ids go.
+    prefix_end: usize,
+    /// Where each value of a tag's own goes, and which tag's it is.
+    values: Vec<(usize, usize)>,
+}
+
+impl Template {
+    fn write<T: Tag>(&self, out: &mut String, span: &SpanLine<'_, T>) -> Result<(), WireError> {
+        out.push_str(&self.text[..self.prefix_end]);
+        push_ids(out, span);
+        let mut from = self.prefix_end;
+        for &(at, tag) in &self.values {
+            out.push_str(&self.text[from..at]);
+            let tag = &span.tags[tag];
+            write_tag_value(out, tag.key(), tag.value())?;
+            from = at;
+        }
+        out.push_str(&self.text[from..]);
+        push_times(out, span)?;
+        out.push('\n');
+        Ok(())
+    }
+}
+
+/// Where the variable parts of a span line went as it was written tag by
+/// tag, relative to the line's start.
+#[derive(Default)]
+struct Cuts {
+    prefix_end: usize,
+    tags_start: usize,
+    tags_end: usize,
+    values: Vec<OwnValue>,
+}
+
+/// A tag's value of its own in a line.
+struct OwnValue {
+    /// The tag's index among the span's.
+    tag: usize,
+    /// Where its key starts.
+    key: usize,
+    /// Where its value is.
+    value: (usize, usize),
+}
+
+impl Cuts {
+    /// Whether every line of the shape is `line` but for its variable
+    /// parts: it dropped none of its `tags` as a duplicate, and no other tag
+    /// has the key of a value of a tag's own, so no value can make its tag
+    /// a duplicate of another.
+    fn holds_for_the_shape(
+        &self,
+        line: &str,
+        written: &WrittenTags,
+        line_start: usize,
+        tags: usize,
+    ) -> bool {
+        if written.count != tags || written.len < written.count {
+            return false;
+        }
+        self.values.iter().all(|own| {
+            let key = &line.as_bytes()[own.key..own.value.0];
+            written.ranges[..written.len].iter().all(|&(a, b)| {
+                let (a, b) = (a - line_start, b - line_start);
+                a == own.key || !line.as_bytes()[a..b].starts_with(key)
+            })
+        })
+    }
+
+    /// `line` with its ids and its own values cut out.
+    fn template(self, line: &str) -> Template {
+        let mut text = String::with_capacity(line.len());
+        text.push_str(&line[..self.prefix_end]);
+        let mut from = self.tags_start;
+        let mut values = Vec::with_capacity(self.values.len());
+        for own in &self.values {
+            text.push_str(&line[from..own.value.0]);
+            values.push((text.len(), own.tag));
+            from = own.value.1;
+        }
+        text.push_str(&line[from..self.tags_end]);
+        Template {
+            text,
+            prefix_end: self.prefix_end,
+            values,
+        }
+    }
 }
 
 /// The tag of a span with logs, as [`write_tag`] writes it, and escaped.
@@ -507,6 +763,8 @@ pub(crate) struct TagCache {
     escaped: String,
     /// Runs of consecutive tags written together.
     runs: Runs<Option<EncodedSpanTags>>,
+    /// Whole lines' shapes.
+    shapes: Shapes,
 }
 
 /// Where a text is in [`TagCache::text`], and its escaped copy in
@@ -975,6 +1233,111 @@ mod tests {
                 assert_eq!(uncached, escaped, "{span:?}");
             }
         }
+    }
+
+    /// The values of spans' own (URLs) in [`lines_written_from_their_shape_…`]:
+    /// slices of this text, told apart from shared texts by their address.
+    static OWN_VALUES: &str = "/a/b/style/7/make/q?\"x\"\n ";
+
+    #[test]
+    fn lines_written_from_their_shape_are_the_lines_written_tag_by_tag() {
+        let own: Vec<&str> = [(0, 2), (2, 4), (4, 17), (17, 23), (23, 24), (2, 4)]
+            .iter()
+            .map(|&(a, b)| &OWN_VALUES[a..b])
+            .collect();
+        let cacheable: fn(&(&str, &str)) -> Cached = |(k, v)| {
+            let own = OWN_VALUES.as_bytes().as_ptr_range();
+            if *k == "uncached" {
+                Cached::Neither
+            } else if own.contains(&v.as_ptr()) || (v.is_empty() && v.as_ptr() == own.end) {
+                Cached::Key
+            } else {
+                Cached::Tag
+            }
+        };
+        let bases = [
+            EncodedSpanTags::new(&[("application", "Ordering"), ("k", "v")]).unwrap(),
+            // A base tag with the key of a value of the span's own.
+            EncodedSpanTags::new(&[("application", "Ordering"), ("http.url", "/a")]).unwrap(),
+        ];
+        // Shapes (`OWN` for a value of the span's own): a request's span; an
+        // own value that can equal a shared tag after or before it, or its
+        // own twin; a refused key; a tag the cache does not serve; an
+        // operation with a `*` and a repeated tag; more tags than tracked.
+        let many: Vec<(&str, &str)> = (0..31)
+            .map(|i| {
+                (
+                    ["t0", "t1", "t2", "t3"][i % 4],
+                    ["1", "2", "3", "4", "5", "6", "7", "8"][i % 8],
+                )
+            })
+            .chain([("http.url", "OWN")])
+            .collect();
+        let shapes: [(&str, &[(&str, &str)]); 10] = [
+            (
+                "op",
+                &[
+                    ("component", "axum"),
+                    ("span.kind", "server"),
+                    ("http.url", "OWN"),
+                    ("axum.func", "make"),
+                    ("http.status_code", "200"),
+                ],
+            ),
+            ("op", &[("http.url", "OWN"), ("http.url", "/a")]),
+            ("op", &[("http.url", "/a"), ("http.url", "OWN")]),
+            ("op", &[("http.url", "OWN"), ("http.url", "OWN")]),
+            ("op", &[("traceId", "OWN"), ("component", "axum")]),
+            ("op", &[("uncached", "1"), ("http.url", "OWN")]),
+            ("a*b", &[("x", "1"), ("http.url", "OWN"), ("x", "1")]),
+            ("op", &many),
+            // Two values of the span's own, the first tag one of them; one last.
+            ("a*b", &[("http.url", "OWN"), ("x", "1"), ("peer", "OWN")]),
+            ("op", &[("x", "1"), ("http.url", "OWN")]),
+        ];
+        let parents = [crate::id::SpanId::from_u128(9)];
+        let mut cache = TagCache::default();
+        let mut from_template = 0;
+        for round in 0..3 {
+            for (i, own) in own.iter().enumerate() {
+                for (s, (operation, tags)) in shapes.iter().enumerate() {
+                    let tags: Vec<(&str, &str)> = tags
+                        .iter()
+                        .map(|&(k, v)| (k, if v == "OWN" { *own } else { v }))
+                        .collect();
+                    let base = &bases[(s + round) % 2];
+                    let line = SpanLine {
+                        operation,
+                        source: "host-1",
+                        trace_id: crate::id::TraceId::from_u128(1 + i as u128),
+                        span_id: crate::id::SpanId::from_u128(2 + round as u128),
+                        parents: &parents[..(i + round) % 2],
+                        follows_from: &[],
+                        tags: &tags,
+                        start: 1_700_000_000_000_000 + i as u64,
+                        duration: 5 + round as u64,
+                        has_logs: false,
+                    };
+                    let mut plain = String::new();
+                    let expected = write_span_after(&mut plain, base, &line);
+                    let known = cache.shapes.find(&line, base);
+                    from_template += usize::from(known.is_some_and(|t| t.is_some()));
+                    let mut cached = String::from("earlier\n");
+                    let got = write_span_cached(
+                        &mut cached,
+                        base,
+                        &line,
+                        Some((cacheable, &mut cache)),
+                        None,
+                    );
+                    assert_eq!(got, expected, "{operation} {tags:?}");
+                    assert_eq!(cached, format!("earlier\n{plain}"), "{operation} {tags:?}");
+                }
+            }
+        }
+        // The three shapes that can have a template (with the base that has
+        // no `http.url`) wrote all but their first line from it: 25 lines.
+        assert!(from_template >= 20, "{from_template} lines from a template");
     }
 
     #[test]
