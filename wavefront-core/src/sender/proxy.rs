@@ -167,7 +167,7 @@ struct Connection {
 struct Endpoint {
     host: String,
     port: u16,
-    stream: Option<Connection>,
+    connection: Option<Connection>,
     unfinished: Option<Unfinished>,
     connect_timeout: Duration,
     write_timeout: Duration,
@@ -222,7 +222,7 @@ impl Endpoint {
         Endpoint {
             host,
             port,
-            stream: None,
+            connection: None,
             unfinished: None,
             connect_timeout,
             write_timeout,
@@ -263,10 +263,11 @@ impl Endpoint {
     }
 
     fn connect(&mut self, deadline: Option<Instant>, stats: &SenderStats) -> io::Result<()> {
-        if self.stream.as_ref().is_some_and(|c| peer_closed(&c.stream)) {
+        let stream = self.connection.as_ref().map(|c| &c.stream);
+        if stream.is_some_and(peer_closed) {
             self.disconnect(stats);
         }
-        if self.stream.is_some() {
+        if self.connection.is_some() {
             return Ok(());
         }
         let Some(timeout) = time_left(self.connect_timeout, deadline) else {
@@ -282,7 +283,7 @@ impl Endpoint {
             match TcpStream::connect_timeout(&addr, left) {
                 Ok(stream) => {
                     stream.set_nodelay(true)?;
-                    self.stream = Some(Connection {
+                    self.connection = Some(Connection {
                         stream,
                         write_timeout: None,
                     });
@@ -296,7 +297,7 @@ impl Endpoint {
 
     /// Drops the connection; a line left unfinished on it is lost.
     fn disconnect(&mut self, stats: &SenderStats) {
-        self.stream = None;
+        self.connection = None;
         if let Some(lost) = self.unfinished.take() {
             stats.kind(lost.kind).add_dropped(1);
         }
@@ -306,7 +307,7 @@ impl Endpoint {
     /// deadline.
     fn write_some(&mut self, bytes: &[u8], deadline: Option<Instant>) -> io::Result<usize> {
         let timeout = time_left(self.write_timeout, deadline).ok_or(io::ErrorKind::TimedOut)?;
-        match self.stream.as_mut() {
+        match self.connection.as_mut() {
             Some(connection) => {
                 if connection.write_timeout != Some(timeout) {
                     connection.stream.set_write_timeout(Some(timeout))?;
@@ -583,7 +584,7 @@ mod resolve_tests {
 }
 
 #[cfg(test)]
-mod tests {
+mod close_check_tests {
     use super::peer_closed;
     use std::io::{Read, Write};
     use std::net::{TcpListener, TcpStream};
