@@ -4,6 +4,7 @@
 //! (axum boxes a layered route's service and future per request whatever the
 //! layer), in one process.
 
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -85,26 +86,49 @@ async fn added_allocations(served: bool) -> u64 {
     with_layer.saturating_sub(bare)
 }
 
+/// The fewest allocations the layer added in up to three tries, one test
+/// at a time. A span's storage comes back to the process's pool from the
+/// reporter's thread: a try during which that thread stalls with a batch
+/// (a loaded machine), or the other test's spans hold the pool, finds it
+/// empty and takes fresh storage, as it should; the request path itself
+/// allocates in every try or in none.
+fn fewest_added(served: bool, enough: u64) -> u64 {
+    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut fewest = u64::MAX;
+    for _ in 0..3 {
+        fewest = fewest.min(runtime.block_on(added_allocations(served)));
+        if fewest <= enough {
+            break;
+        }
+    }
+    fewest
+}
+
 // The SDK itself (span, series, URL, queue) allocates nothing, but for a
 // histogram's block the first time a minute sees a value in a new
 // power-of-two range (timing decides whether a run meets one). The answer,
 // made already, reaches axum as its own `Body`, which axum does not box.
 
-#[tokio::test(flavor = "current_thread")]
-async fn the_layer_adds_no_allocation_to_a_served_router() {
-    let added = added_allocations(true).await;
+#[test]
+fn the_layer_adds_no_allocation_to_a_served_router() {
+    let added = fewest_added(true, HISTOGRAM_BLOCKS);
     assert!(
         added <= HISTOGRAM_BLOCKS,
         "{added} allocations added to {REQUESTS} requests"
     );
 }
 
-#[tokio::test(flavor = "current_thread")]
-async fn without_its_state_a_router_clones_the_layers_constructor_per_request() {
+#[test]
+fn without_its_state_a_router_clones_the_layers_constructor_per_request() {
     // axum clones the boxed constructor of a layered route for each call
     // when the router was never given its state (a `ZST` layer's costs no
     // allocation).
-    let added = added_allocations(false).await;
+    let added = fewest_added(false, REQUESTS + HISTOGRAM_BLOCKS);
     assert!(
         (REQUESTS..=REQUESTS + HISTOGRAM_BLOCKS).contains(&added),
         "{added} allocations added to {REQUESTS} requests"
