@@ -430,13 +430,12 @@ impl Shapes {
         base: &EncodedSpanTags,
         cacheable: fn(&T) -> Cached,
     ) -> Option<Vec<TextIds>> {
-        let mut made_of = Vec::with_capacity(span.tags.len() + 2);
-        made_of.push(ids(span.operation, span.source));
-        made_of.push(ids(&base.text, ""));
-        for tag in span.tags {
-            made_of.push(tag_ids(tag, cacheable)?);
+        let tags = span.tags.iter().map(|tag| tag_ids(tag, cacheable));
+        if tags.clone().any(|tag| tag.is_none()) {
+            return None;
         }
-        Some(made_of)
+        let head = [ids(span.operation, span.source), ids(&base.text, "")];
+        Some(head.into_iter().chain(tags.flatten()).collect())
     }
 
     fn insert(&mut self, shape: Shape) {
