@@ -14,7 +14,7 @@ use axum::Router;
 use tower::ServiceExt;
 use wavefront_axum::routing::get;
 use wavefront_axum::WavefrontLayer;
-use wavefront_testkit::measure::{allocations, reporter_to_nowhere, CountingAllocator};
+use wavefront_testkit::measure::{allocations, fewest_of, reporter_to_nowhere, CountingAllocator};
 
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;
@@ -86,12 +86,9 @@ async fn added_allocations(served: bool) -> u64 {
     with_layer.saturating_sub(bare)
 }
 
-/// The fewest allocations the layer added in up to three tries, one test
-/// at a time. A span's storage comes back to the process's pool from the
-/// reporter's thread: a try during which that thread stalls with a batch
-/// (a loaded machine), or the other test's spans hold the pool, finds it
-/// empty and takes fresh storage, as it should; the request path itself
-/// allocates in every try or in none.
+/// The fewest allocations the layer added in up to three tries
+/// ([`fewest_of`]), one test at a time: the two tests share the process's
+/// pool of span storage.
 fn fewest_added(served: bool, enough: u64) -> u64 {
     static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
     let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
@@ -99,14 +96,7 @@ fn fewest_added(served: bool, enough: u64) -> u64 {
         .enable_all()
         .build()
         .unwrap();
-    let mut fewest = u64::MAX;
-    for _ in 0..3 {
-        fewest = fewest.min(runtime.block_on(added_allocations(served)));
-        if fewest <= enough {
-            break;
-        }
-    }
-    fewest
+    fewest_of(3, enough, || runtime.block_on(added_allocations(served)))
 }
 
 // The SDK itself (span, series, URL, queue) allocates nothing, but for a

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use wavefront_core::lifecycle::{Instrumentation, RequestInfo};
 use wavefront_core::trace::Headers;
-use wavefront_testkit::measure::{allocations, reporter_to_nowhere, CountingAllocator};
+use wavefront_testkit::measure::{allocations, fewest_of, reporter_to_nowhere, CountingAllocator};
 
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;
@@ -71,18 +71,7 @@ const REQUESTS: u64 = 900;
 
 #[test]
 fn a_request_on_a_route_already_seen_allocates_nothing() {
-    // The fewest of up to three tries: a span's storage comes back to the
-    // pool from the reporter's thread, and a try during which that thread
-    // stalls with a batch (a loaded machine) finds the pool empty and takes
-    // fresh storage, as it should; the request path itself allocates in
-    // every try or in none.
-    let mut fewest = u64::MAX;
-    for _ in 0..3 {
-        fewest = fewest.min(allocations_of_requests());
-        if fewest <= HISTOGRAM_BLOCKS {
-            break;
-        }
-    }
+    let fewest = fewest_of(3, HISTOGRAM_BLOCKS, allocations_of_requests);
     // None, but for a histogram's block the first time a minute sees a value
     // in a new power-of-two range (timing decides whether a run meets one):
     // far fewer than one a request.
